@@ -1,0 +1,146 @@
+"""Fixtures: the reference CSMS (in this process, on a free loopback port) and the
+real MicroPython unix-port binary running the agent as it is deployed (lib/
+compiled to .mpy), with a device-like heap."""
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+
+from harness import ThreadedCsms  # noqa: E402
+
+MICROPYTHON = os.path.join(os.path.dirname(sys.executable), "micropython")
+# ESP32-class controllers leave the agent 100-200 KB; the unix port is 64-bit, so
+# objects and loaded bytecode take about twice what they take there.
+HEAP = os.environ.get("AGENT_HEAP", "160k")
+
+
+@pytest.fixture(scope="session")
+def build_dir(tmp_path_factory):
+    import build
+    out = str(tmp_path_factory.mktemp("build"))
+    build.build(out)
+    return out
+
+
+class AgentProc:
+    def __init__(self, build_dir, cfg, workdir, heap=HEAP, launcher=False):
+        self.cfg = cfg
+        self.workdir = workdir
+        self.cfg_path = os.path.join(workdir, "config.json")
+        self.log_path = os.path.join(workdir, "agent-%d.log" % time.monotonic_ns())
+        self.build_dir = build_dir
+        self.heap = heap
+        self.launcher = launcher
+        self.proc = None
+
+    def start(self):
+        with open(self.cfg_path, "w") as f:
+            json.dump(self.cfg, f)
+        self.log_path = os.path.join(self.workdir, "agent-%d.log" % time.monotonic_ns())
+        cmd = [MICROPYTHON, "-X", "heapsize=" + self.heap, os.path.join(self.build_dir, "main.py"),
+               self.cfg_path]
+        if self.launcher:
+            cmd = [os.path.join(ROOT, "tools", "run-agent")] + cmd
+        self._log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, cwd=self.workdir)
+        return self
+
+    @property
+    def station(self):
+        return self.cfg["stationId"]
+
+    def log(self):
+        with open(self.log_path, errors="replace") as f:
+            return f.read()
+
+    def wait_log(self, pattern, timeout=10):
+        deadline = time.monotonic() + timeout
+        rx = re.compile(pattern)
+        while time.monotonic() < deadline:
+            m = rx.search(self.log())
+            if m:
+                return m
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        raise AssertionError("agent log has no %r:\n%s" % (pattern, self.log()[-3000:]))
+
+    def stop(self, sig=signal.SIGINT, timeout=10):
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else None
+        self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError("agent did not stop on %s:\n%s" % (sig, self.log()[-3000:]))
+
+    def kill(self):
+        self.proc.kill()
+        self.proc.wait()
+
+    def exit_code(self, timeout=10):
+        return self.proc.wait(timeout)
+
+
+def base_config(csms_url, workdir, **over):
+    cfg = {
+        "csmsUrl": csms_url,
+        "stationId": "CS001",
+        "vendor": "Acme",
+        "model": "ADX-1",
+        "dataDir": os.path.join(workdir, "state"),
+        "evses": [1, 2],
+        "heartbeatInterval": 300,
+        "messageTimeout": 5,
+        "retryBackOffWaitMinimum": 1,
+        "retryBackOffRandomRange": 1,
+        "retryBackOffRepeatTimes": 2,
+    }
+    cfg.update(over)
+    return cfg
+
+
+@pytest.fixture
+def csms():
+    c = ThreadedCsms().start()
+    yield c
+    c.stop()
+    assert c.violations == [], "schema violations by the agent: %s" % c.violations
+
+
+@pytest.fixture
+def make_agent(build_dir, tmp_path):
+    """make_agent(csms, **config) -> started AgentProc. Stopped (SIGINT) at teardown;
+    its log must hold no traceback."""
+    procs = []
+
+    def make(csms, start=True, heap=HEAP, launcher=False, **over):
+        p = AgentProc(build_dir, base_config(csms.url, str(tmp_path), **over), str(tmp_path),
+                      heap=heap, launcher=launcher)
+        procs.append(p)
+        return p.start() if start else p
+
+    yield make
+    for p in procs:
+        p.stop()
+        text = p.log()
+        assert "Traceback" not in text and "MemoryError" not in text, text[-3000:]
+
+
+@pytest.fixture
+def agent(csms, make_agent):
+    """An agent booted and accepted by `csms`."""
+    a = make_agent(csms)
+    csms.wait_for("BootNotification", station=a.station)
+    csms.wait_for("StatusNotification", station=a.station)
+    return a

@@ -1,0 +1,188 @@
+# The agent: wires the OCPP layer, the device model and the extensions together
+# and runs them as asyncio tasks. Adding an OCPP operation is one module in
+# ocpp/ops/ and one line in _OPS.
+import asyncio
+import sys
+import time
+
+import log
+from model.devmodel import DeviceModel
+from ocpp.rpc import Rpc
+from ocpp.station import Station
+from store import Store
+
+# CSMS -> station actions and the module that handles each (imported on first use).
+_OPS = (
+    ("GetVariables", "ocpp.ops.get_variables"),
+    ("SetVariables", "ocpp.ops.set_variables"),
+    ("GetBaseReport", "ocpp.ops.get_base_report"),
+    ("GetReport", "ocpp.ops.get_report"),
+    ("TriggerMessage", "ocpp.ops.trigger_message"),
+    ("Reset", "ocpp.ops.reset"),
+)
+
+
+class Agent:
+    def __init__(self, cfg):
+        self.cfg = cfg
+        log.level = {"debug": log.DEBUG, "info": log.INFO, "warn": log.WARN}[cfg["logLevel"]]
+        self.store = Store(cfg["dataDir"])
+        self.dm = DeviceModel(self.store)
+        self.rpc = Rpc(self, cfg["messageTimeout"] * 1000)
+        self.station = Station(self)
+        self.triggers = {}  # TriggerMessage requestedMessage -> hook(agent, payload)
+        self.reporting = False
+        self._status = {}  # (evse, connector) -> ConnectorStatus
+        self._stop = asyncio.Event()
+        self.stop_reason = "stop"
+        self._online_hooks = []
+        for action, mod in _OPS:
+            self.rpc.on(action, mod)
+        self.rpc.gate = self._gate
+        from model import standard
+        standard.install(self)
+        self.rpc.timeout_ms = self.dm.get_int("OCPPCommCtrlr", "MessageTimeout", "Default", 30) * 1000
+        self.station.boot_reason = self.store.get("bootReason") or "PowerUp"
+
+    # --- tasks ---------------------------------------------------------------
+    def spawn(self, coro):
+        return asyncio.create_task(coro)
+
+    async def run(self):
+        """Run until stopped or reset; returns "stop" or "reset"."""
+        log.info("agent %s starting (boot reason %s)", self.cfg["stationId"], self.station.boot_reason)
+        if self.cfg.get("stats"):
+            self.spawn(_sample_heap(self))
+        t = self.spawn(self.station.run())
+        await self._stop.wait()
+        t.cancel()
+        await self.shutdown()
+        return self.stop_reason
+
+    async def shutdown(self):
+        ws = self.rpc.ws
+        self.rpc.detach()
+        if ws is not None and not ws.closed:
+            await ws.close(1000)
+        if self.cfg.get("stats"):
+            _print_stats()
+        log.info("agent stopped")
+
+    async def reset(self, reason):
+        # Runs after our Reset CALLRESULT is out; remember why, for the next boot.
+        self.store.put("bootReason", reason)
+        self.stop_reason = "reset"
+        self._stop.set()
+
+    # --- hooks used by the OCPP layer ----------------------------------------
+    def on_sent(self, action):
+        self.station.last_tx = time.ticks_ms()
+
+    def on_online(self):
+        for h in self._online_hooks:
+            h()
+
+    def on_config_change(self, var):
+        if var == "HeartbeatInterval":
+            self.station.wake_heartbeat()
+        elif var == "MessageTimeout":
+            self.rpc.timeout_ms = self.dm.get_int("OCPPCommCtrlr", "MessageTimeout", "Default", 30) * 1000
+
+    def _gate(self, action):
+        # B03: while the CSMS has Rejected our boot, it must not be served.
+        if self.station.boot_status == "Rejected":
+            from ocpp.rpc import CallError
+            return CallError("SecurityError", "boot not accepted")
+        return None
+
+    def tls_context(self):
+        import tlsctx
+        return tlsctx.client_context(self.cfg["caFile"])
+
+    # --- connectors ----------------------------------------------------------
+    def connectors(self):
+        out = []
+        for e, n in enumerate(self.cfg["evses"]):
+            for c in range(1, n + 1):
+                out.append((e + 1, c))
+        return out
+
+    def connectors_of(self, evse):
+        """Connectors an OCPP EVSEType names (all of them when None)."""
+        if evse is None:
+            return self.connectors()
+        return [(e, c) for e, c in self.connectors()
+                if e == evse["id"] and evse.get("connectorId", c) == c]
+
+    def connector_status(self, e, c):
+        return self._status.get((e, c), "Available")
+
+    def set_connector_status(self, e, c, status):
+        if self._status.get((e, c), "Available") != status:
+            self._status[(e, c)] = status
+            self.station.queue_status(e, c)
+
+    def availability(self, evse, conn, var):
+        states = [self.connector_status(e, c) for e, c in self.connectors()
+                  if (evse is None or e == evse) and (conn is None or c == conn)]
+        if not states:
+            return None
+        if conn is not None:
+            state = states[0]
+        elif all(s in ("Unavailable", "Faulted") for s in states):
+            state = states[0]
+        else:
+            state = "Available" if "Available" in states else states[0]
+        if var == "Available":
+            return "false" if state in ("Unavailable", "Faulted") else "true"
+        return state
+
+
+_peak = [0, 0]  # live heap after collection, heap in use before it
+
+
+async def _sample_heap(agent):
+    # Benchmark only: the peak of live data, sampled every 20 ms.
+    import gc
+    while True:
+        a = gc.mem_alloc()
+        if a > _peak[1]:
+            _peak[1] = a
+        gc.collect()
+        a = gc.mem_alloc()
+        if a > _peak[0]:
+            _peak[0] = a
+        await asyncio.sleep_ms(20)
+
+
+def _print_stats():
+    import gc
+    gc.collect()
+    print("STATS peak_live=%d peak_alloc=%d now_live=%d free=%d" % (
+        _peak[0], _peak[1], gc.mem_alloc(), gc.mem_free()))
+
+
+def main(argv):
+    import config
+    path = argv[1] if len(argv) > 1 else "config.json"
+    try:
+        cfg = config.load(path)
+    except config.ConfigError as e:
+        print("config error:", e)
+        sys.exit(2)
+    while True:
+        agent = Agent(cfg)
+        try:
+            reason = asyncio.run(agent.run())
+        except KeyboardInterrupt:
+            # Ctrl-C / SIGINT: close the WebSocket properly with a fresh loop.
+            asyncio.run(agent.shutdown())
+            return 0
+        if reason != "reset":
+            return 0
+        if sys.platform != "linux":
+            import machine
+            machine.reset()
+        log.info("reset: restarting the agent")
+        asyncio.new_event_loop()
+        cfg = config.load(path)

@@ -1,0 +1,82 @@
+# The station's configuration file (JSON). Checked completely at start so that a
+# mistake gives one clear line instead of a failure later in the field.
+
+_DEFAULTS = (
+    ("ocppVersions", ["2.1", "2.0.1"]),
+    ("dataDir", "state"),
+    ("evses", [1]),
+    ("heartbeatInterval", 300),
+    ("messageTimeout", 30),
+    ("retryBackOffWaitMinimum", 10),
+    ("retryBackOffRandomRange", 10),
+    ("retryBackOffRepeatTimes", 5),
+    ("maxMessageSize", 8192),
+    ("reportItemsPerPart", 8),
+    ("logLevel", "info"),
+)
+
+
+class ConfigError(Exception):
+    pass
+
+
+def _need(cfg, key, types, what):
+    v = cfg.get(key)
+    if type(v) not in types:
+        raise ConfigError("'%s' must be %s" % (key, what))
+    return v
+
+
+def load(path):
+    import json
+    try:
+        with open(path) as f:
+            cfg = json.load(f)
+    except OSError as e:
+        raise ConfigError("cannot read %s (%s)" % (path, e))
+    except ValueError as e:
+        raise ConfigError("%s is not valid JSON (%s)" % (path, e))
+    return check(cfg)
+
+
+def check(cfg):
+    if type(cfg) is not dict:
+        raise ConfigError("the configuration must be a JSON object")
+    for k, v in _DEFAULTS:
+        cfg.setdefault(k, v)
+    url = _need(cfg, "csmsUrl", (str,), "a ws:// or wss:// URL")
+    if not (url.startswith("ws://") or url.startswith("wss://")):
+        raise ConfigError("'csmsUrl' must start with ws:// or wss://")
+    sid = _need(cfg, "stationId", (str,), "a string")
+    if not (0 < len(sid) <= 48) or "/" in sid or ":" in sid:
+        raise ConfigError("'stationId' must be 1..48 characters without '/' or ':'")
+    _need(cfg, "vendor", (str,), "a string")
+    _need(cfg, "model", (str,), "a string")
+    vers = _need(cfg, "ocppVersions", (list,), "a list such as [\"2.1\", \"2.0.1\"]")
+    if not vers or any(v not in ("2.1", "2.0.1") for v in vers):
+        raise ConfigError("'ocppVersions' may hold only \"2.1\" and \"2.0.1\"")
+    pw = cfg.get("basicAuthPassword")
+    if pw is not None and (type(pw) is not str or not (16 <= len(pw) <= 40)):
+        raise ConfigError("'basicAuthPassword' must be a string of 16..40 characters")
+    ev = _need(cfg, "evses", (list,), "a list of connector counts, e.g. [1, 2]")
+    if not ev or any(type(n) is not int or not 1 <= n <= 8 for n in ev):
+        raise ConfigError("'evses' must list 1..8 connectors per EVSE")
+    for k in ("heartbeatInterval", "messageTimeout", "retryBackOffWaitMinimum",
+              "retryBackOffRandomRange", "retryBackOffRepeatTimes", "maxMessageSize",
+              "reportItemsPerPart"):
+        if type(cfg[k]) is not int or cfg[k] < 0:
+            raise ConfigError("'%s' must be a non-negative integer" % k)
+    if cfg["maxMessageSize"] < 1024 or cfg["reportItemsPerPart"] < 1:
+        raise ConfigError("'maxMessageSize' must be >= 1024 and 'reportItemsPerPart' >= 1")
+    tls = url.startswith("wss://")
+    if tls:
+        _need(cfg, "caFile", (str,), "the path of the CA certificate (DER or PEM) for wss://")
+    prof = cfg.setdefault("securityProfile", 2 if tls else 1)
+    if prof not in (1, 2):
+        # Profile 3 (TLS client certificate) is not built yet.
+        raise ConfigError("'securityProfile' must be 1 or 2")
+    if prof >= 2 and not tls:
+        raise ConfigError("security profile %d needs a wss:// csmsUrl" % prof)
+    if cfg["logLevel"] not in ("debug", "info", "warn"):
+        raise ConfigError("'logLevel' must be debug, info or warn")
+    return cfg

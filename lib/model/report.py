@@ -1,0 +1,72 @@
+# NotifyReport in parts: a report is never built whole in RAM. Items are produced
+# one variable at a time and sent `PART` at a time, each part awaiting its
+# CALLRESULT before the next is built (GetBaseReport / GetReport, OCPP 2.1 B07/B08).
+import clock
+import log
+from model.devmodel import DTYPES, MUTS, var_ocpp, writable
+
+
+def item(dm, comp, v, value_size=1000):
+    mut = v[3]
+    attr = {"type": "Actual", "mutability": MUTS[mut]}
+    if mut != "W":  # write-only values (passwords) are never reported
+        attr["value"] = dm.value(comp, v)[:value_size]
+    if "c" in v[8]:
+        attr["constant"] = True
+    if writable(v):
+        attr["persistent"] = True
+    t = v[2]
+    ch = {"dataType": "string" if t == "p" else DTYPES[t], "supportsMonitoring": False}
+    if v[4]:
+        ch["unit"] = v[4]
+    if t in "id":
+        if v[5]:
+            ch["minLimit"] = float(v[5]) if t == "d" else int(v[5])
+        if v[6]:
+            ch["maxLimit"] = float(v[6]) if t == "d" else int(v[6])
+    if v[7]:
+        ch["valuesList"] = v[7].replace(";", ",")
+    return {"component": comp.to_ocpp(), "variable": var_ocpp(v),
+            "variableAttribute": [attr], "variableCharacteristics": ch}
+
+
+def count(dm, select):
+    n = 0
+    for comp in dm.comps:
+        for v in comp.vars():
+            if select(comp, v):
+                n += 1
+    return n
+
+
+async def send(agent, request_id, select):
+    """Stream every selected variable as NotifyReport parts."""
+    dm = agent.dm
+    per = agent.cfg["reportItemsPerPart"]
+    size = dm.get_int("DeviceDataCtrlr", "ReportingValueSize", None, 1000)
+    seq = 0
+    batch = []
+    agent.reporting = True
+    try:
+        for comp in list(dm.comps):
+            for v in comp.vars():
+                if not select(comp, v):
+                    continue
+                if len(batch) == per:
+                    await _part(agent, request_id, seq, batch, True)
+                    seq += 1
+                    batch = []
+                batch.append(item(dm, comp, v, size))
+        if batch:
+            await _part(agent, request_id, seq, batch, False)
+            seq += 1
+        log.info("report %d: %d parts sent", request_id, seq)
+    except Exception as e:
+        log.exc(e, "report %d aborted after %d parts" % (request_id, seq))
+    finally:
+        agent.reporting = False
+
+
+async def _part(agent, request_id, seq, batch, tbc):
+    await agent.rpc.call("NotifyReport", {"requestId": request_id, "generatedAt": clock.iso(),
+                                          "seqNo": seq, "tbc": tbc, "reportData": batch})

@@ -1,0 +1,59 @@
+# GetReport (OCPP 2.1 B08): a report filtered by component/variable and by
+# component criteria; EmptyResultSet when nothing matches.
+from ocpp.check import ARR, COMPONENT, ENUM, INT, OBJ, REQ, VARIABLE
+
+REQ = (("requestId", INT | REQ, None),
+       ("componentCriteria", ARR | ENUM, ("Active", "Available", "Enabled", "Problem")),
+       ("componentVariable", ARR | OBJ, (("component", OBJ | REQ, COMPONENT),
+                                         ("variable", OBJ, VARIABLE))))
+
+
+def _comp_matches(c, cd):
+    if c.name != cd["name"]:
+        return False
+    if "instance" in cd and c.instance != cd["instance"]:
+        return False
+    e = cd.get("evse")
+    if e is not None:
+        if c.evse != e["id"]:
+            return False
+        if "connectorId" in e and c.connector != e["connectorId"]:
+            return False
+    return True
+
+
+def handle(agent, p):
+    if agent.reporting:
+        return {"status": "Rejected", "statusInfo": {"reasonCode": "Busy"}}
+    from ocpp.msglimits import enforce
+    from model import report
+    cvs = p.get("componentVariable")
+    crit = p.get("componentCriteria")
+    enforce(agent, "GetReport", len(cvs) if cvs else 0)
+    dm = agent.dm
+
+    def criteria_ok(c):
+        # A component meets a criterion when it has that variable set true.
+        for name in crit:
+            v = c.find(name)
+            if v and dm.value(c, v) == "true":
+                return True
+        return False
+
+    def select(c, v):
+        if crit and not criteria_ok(c):
+            return False
+        if not cvs:
+            return True
+        for cv in cvs:
+            if _comp_matches(c, cv["component"]):
+                var = cv.get("variable")
+                if var is None or (var["name"] == v[0] and
+                                   ("instance" not in var or var["instance"] == v[1])):
+                    return True
+        return False
+
+    if not report.count(dm, select):
+        return {"status": "EmptyResultSet"}
+    agent.reporting = True
+    return {"status": "Accepted"}, report.send(agent, p["requestId"], select)

@@ -1,0 +1,200 @@
+# OCPP-J RPC layer: CALL / CALLRESULT / CALLERROR over one WebSocket.
+# One outstanding CALL at a time (OCPP-J 2.x, section 4.1.1: a sender must wait for
+# the response or a timeout before the next CALL); incoming CALLs are answered
+# inline by the operation module named in the handler table, imported on first use
+# so that an operation the CSMS never asks for costs no RAM.
+import asyncio
+import json
+import sys
+from micropython import const
+
+import log
+from ocpp.check import Invalid, check
+
+CALL = const(2)
+CALLRESULT = const(3)
+CALLERROR = const(4)
+CALLRESULTERROR = const(5)  # OCPP 2.1: reply to an invalid CALLRESULT
+SEND = const(6)             # OCPP 2.1: unconfirmed message
+
+_MAX_ID = const(36)
+_MAX_DESC = const(255)
+
+
+class CallError(Exception):
+    def __init__(self, code, desc="", details=None):
+        super().__init__(desc)
+        self.code = code
+        self.desc = desc
+        self.details = details
+
+
+class Offline(Exception):
+    pass
+
+
+class Rpc:
+    def __init__(self, agent, timeout_ms):
+        self.agent = agent
+        self.handlers = {}  # action -> module name ("ocpp.ops.get_variables")
+        self.timeout_ms = timeout_ms
+        self.ws = None
+        self.version = None  # "2.1" or "2.0.1", from the negotiated subprotocol
+        self.rx_len = 0  # byte length of the CALL being handled (BytesPerMessage checks)
+        self.gate = None  # callable(action) -> CallError or None (e.g. Boot Rejected)
+        self._lock = asyncio.Lock()
+        self._seq = 0
+        import os
+        self._prefix = "%x" % int.from_bytes(os.urandom(3), "big")
+        self._pend_id = None
+        self._pend_ev = asyncio.Event()
+        self._pend_res = None
+
+    def on(self, action, module):
+        self.handlers[action] = module
+
+    def attach(self, ws):
+        self.ws = ws
+        self.version = "2.0.1" if ws.protocol == "ocpp2.0.1" else "2.1"
+
+    def detach(self):
+        self.ws = None
+        if self._pend_id is not None:
+            self._pend_res = Offline("connection lost")
+            self._pend_ev.set()
+
+    @property
+    def online(self):
+        return self.ws is not None and not self.ws.closed
+
+    async def call(self, action, payload, timeout_ms=None):
+        """Send a CALL and return the CALLRESULT payload.
+        Raises CallError (the peer refused it), Offline, or asyncio.TimeoutError."""
+        async with self._lock:
+            ws = self.ws
+            if ws is None or ws.closed:
+                raise Offline("not connected")
+            self._seq += 1
+            mid = "%s-%d" % (self._prefix, self._seq)
+            self._pend_id = mid
+            self._pend_res = None
+            self._pend_ev.clear()
+            try:
+                text = json.dumps([CALL, mid, action, payload])
+                await ws.send(text)
+                text = None
+                self.agent.on_sent(action)
+                await asyncio.wait_for_ms(self._pend_ev.wait(), timeout_ms or self.timeout_ms)
+            finally:
+                self._pend_id = None
+            res = self._pend_res
+            self._pend_res = None
+            if isinstance(res, Exception):
+                raise res
+            return res
+
+    async def recv_loop(self):
+        """Read and dispatch until the connection closes."""
+        ws = self.ws
+        while True:
+            text = await ws.recv()
+            if text is None:
+                return
+            if not isinstance(text, str):
+                log.warn("rpc: binary frame ignored")
+                continue
+            await self.dispatch(text)
+            text = None
+
+    async def dispatch(self, text):
+        try:
+            msg = json.loads(text)
+        except Exception:
+            # Not JSON (or nested beyond what the heap allows): no id can be read.
+            return await self._error("-1", "RpcFrameworkError", "message is not valid JSON")
+        self.rx_len = len(text)
+        if type(msg) is not list or len(msg) < 3 or type(msg[0]) is not int:
+            return await self._error(_id_of(msg), "RpcFrameworkError", "not an OCPP-J message array")
+        t = msg[0]
+        mid = msg[1]
+        if type(mid) is not str or not mid or len(mid) > _MAX_ID:
+            return await self._error("-1", "RpcFrameworkError", "message id unreadable")
+        if t == CALL or (t == SEND and self.version == "2.1"):
+            if len(msg) != 4 or type(msg[2]) is not str:
+                return await self._error(mid, "RpcFrameworkError", "CALL must be [2, id, action, payload]")
+            await self._on_call(mid, msg[2], msg[3], t == CALL)
+        elif t == CALLRESULT or t == CALLERROR or (t == CALLRESULTERROR and self.version == "2.1"):
+            if mid != self._pend_id:
+                # A late answer to a CALL that already timed out: drop it (it must not
+                # complete the CALL now outstanding).
+                log.debug("rpc: unmatched response %s", mid)
+                return
+            if t == CALLRESULT:
+                p = msg[2] if len(msg) == 3 else None
+                self._pend_res = p if type(p) is dict else CallError("FormatViolation", "bad CALLRESULT")
+            else:
+                self._pend_res = CallError(msg[2] if len(msg) > 2 else "GenericError",
+                                           msg[3] if len(msg) > 3 else "",
+                                           msg[4] if len(msg) > 4 else None)
+            self._pend_ev.set()
+        else:
+            await self._error(mid, "MessageTypeNotSupported", "message type %d not supported" % t)
+
+    async def _on_call(self, mid, action, payload, reply):
+        a = self.agent
+        mod = None
+        try:
+            if self.gate:
+                refusal = self.gate(action)
+                if refusal:
+                    raise refusal
+            modname = self.handlers.get(action)
+            if modname is None:
+                from ocpp import actions
+                if actions.known(action):
+                    raise CallError("NotSupported", "%s is not supported" % action)
+                raise CallError("NotImplemented", "unknown action %s" % action)
+            mod = sys.modules.get(modname)
+            if mod is None:
+                __import__(modname)
+                mod = sys.modules[modname]
+            check(payload, mod.REQ)
+            res = mod.handle(a, payload)
+        except Invalid as e:
+            return await self._error(mid, e.code, str(e), reply)
+        except CallError as e:
+            return await self._error(mid, e.code, e.desc, reply, e.details)
+        except MemoryError:
+            return await self._error(mid, "InternalError", "out of memory", reply)
+        except Exception as e:
+            log.exc(e, "rpc: %s handler failed" % action)
+            return await self._error(mid, "InternalError", "%s: %s" % (type(e).__name__, e), reply)
+        after = None
+        if type(res) is tuple:
+            res, after = res
+        if reply:
+            await self._send([CALLRESULT, mid, res])
+        if after is not None:
+            # Follow-up CALLs (e.g. NotifyReport parts) only after our CALLRESULT is out,
+            # and in their own task: this loop must keep reading their responses.
+            a.spawn(after)
+
+    async def _error(self, mid, code, desc, reply=True, details=None):
+        log.info("rpc: CALLERROR %s %s (%s)", mid, code, desc)
+        if reply:
+            await self._send([CALLERROR, mid, code, desc[:_MAX_DESC], details or {}])
+
+    async def _send(self, msg):
+        ws = self.ws
+        if ws is None or ws.closed:
+            return
+        try:
+            await ws.send(json.dumps(msg))
+        except Exception as e:
+            log.warn("rpc: send failed: %s", e)
+
+
+def _id_of(msg):
+    if type(msg) is list and len(msg) > 1 and type(msg[1]) is str and 0 < len(msg[1]) <= _MAX_ID:
+        return msg[1]
+    return "-1"

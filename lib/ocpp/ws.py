@@ -1,0 +1,312 @@
+# RFC 6455 WebSocket client over asyncio streams.
+# MicroPython's built-in `websocket` module sends unmasked client frames, which a
+# conforming server must reject (RFC 6455 5.1), so the framing lives here.
+import asyncio
+from micropython import const
+
+_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+_OP_CONT = const(0)
+_OP_TEXT = const(1)
+_OP_BIN = const(2)
+_OP_CLOSE = const(8)
+_OP_PING = const(9)
+_OP_PONG = const(10)
+_MASK_CHUNK = const(128)
+_MAX_HEADER_BYTES = const(4096)
+
+
+class WsError(Exception):
+    # code: the close code we sent (or would send) to the peer, e.g. 1002, 1009.
+    def __init__(self, msg, code=1002):
+        super().__init__(msg)
+        self.code = code
+
+
+class WsClosed(Exception):
+    pass
+
+
+def parse_url(url):
+    """ws[s]://host[:port][/path] -> (tls, host, port, path)."""
+    if url.startswith("wss://"):
+        tls, rest, port = True, url[6:], 443
+    elif url.startswith("ws://"):
+        tls, rest, port = False, url[5:], 80
+    else:
+        raise ValueError("URL must start with ws:// or wss://")
+    i = rest.find("/")
+    hostport, path = (rest, "/") if i < 0 else (rest[:i], rest[i:])
+    if hostport.startswith("["):  # IPv6 literal
+        j = hostport.find("]")
+        host, tail = hostport[1:j], hostport[j + 1:]
+        if tail.startswith(":"):
+            port = int(tail[1:])
+    elif ":" in hostport:
+        host, p = hostport.rsplit(":", 1)
+        port = int(p)
+    else:
+        host = hostport
+    if not host:
+        raise ValueError("URL has no host")
+    return tls, host, port, path
+
+
+def accept_key(key):
+    import hashlib
+    import binascii
+    return binascii.b2a_base64(hashlib.sha1(key + _GUID).digest())[:-1].decode()
+
+
+def mask_into(out, pos, data, key):
+    """XOR `data` with the 4-byte `key` into `out[pos:]`.
+    Done in chunks through big integers: a per-byte Python loop costs ~20 us a byte
+    on an ESP32, the integer XOR runs in C."""
+    n = len(data)
+    mv = memoryview(data)
+    i = 0
+    while i < n:
+        m = min(_MASK_CHUNK, n - i)
+        k = (key * ((m >> 2) + 1))[:m]
+        x = int.from_bytes(bytes(mv[i:i + m]), "big") ^ int.from_bytes(k, "big")
+        out[pos + i:pos + i + m] = x.to_bytes(m, "big")
+        i += m
+
+
+def frame(op, data, key):
+    """One complete, masked client frame (RFC 6455 5.2)."""
+    n = len(data)
+    if n < 126:
+        hdr = bytes((0x80 | op, 0x80 | n))
+    elif n < 65536:
+        hdr = bytes((0x80 | op, 0x80 | 126, n >> 8, n & 255))
+    else:
+        hdr = bytes((0x80 | op, 0x80 | 127)) + n.to_bytes(8, "big")
+    h = len(hdr)
+    out = bytearray(h + 4 + n)
+    out[0:h] = hdr
+    out[h:h + 4] = key
+    mask_into(out, h + 4, data, key)
+    return out
+
+
+class FrameReader:
+    """Reads and reassembles server frames. Kept apart from the socket so the pure
+    parsing can be unit-tested inside MicroPython with an in-memory stream."""
+
+    def __init__(self, reader, max_size):
+        self.r = reader
+        self.max_size = max_size
+
+    async def next_frame(self):
+        """-> (fin, opcode, payload). Refuses a frame before allocating its payload."""
+        r = self.r
+        b0, b1 = await r.readexactly(2)
+        if b0 & 0x70:
+            raise WsError("RSV bits set without an extension")
+        if b1 & 0x80:
+            raise WsError("server frame is masked")  # RFC 6455 5.1
+        op = b0 & 0x0F
+        n = b1 & 0x7F
+        if n == 126:
+            n = int.from_bytes(await r.readexactly(2), "big")
+        elif n == 127:
+            n = int.from_bytes(await r.readexactly(8), "big")
+        fin = b0 & 0x80
+        if op >= 8:
+            if not fin or n > 125:
+                raise WsError("bad control frame")
+            if op not in (_OP_CLOSE, _OP_PING, _OP_PONG):
+                raise WsError("reserved opcode %d" % op)
+        elif op not in (_OP_CONT, _OP_TEXT, _OP_BIN):
+            raise WsError("reserved opcode %d" % op)
+        if n > self.max_size:
+            raise WsError("frame of %d bytes over limit" % n, 1009)
+        data = await r.readexactly(n) if n else b""
+        return fin, op, data
+
+
+class WebSocket:
+    def __init__(self, reader, writer, protocol, max_size):
+        self._fr = FrameReader(reader, max_size)
+        self._w = writer
+        self.protocol = protocol
+        self.max_size = max_size
+        self.closed = False
+        self.close_code = None
+        self._wlock = asyncio.Lock()
+        self.last_rx = None  # ticks_ms of the last frame from the peer
+
+    async def _send(self, op, data):
+        if self.closed and op != _OP_CLOSE:
+            raise WsClosed("closed")
+        import os
+        f = frame(op, data, os.urandom(4))
+        async with self._wlock:  # frames of concurrent senders must not interleave
+            self._w.write(f)
+            await self._w.drain()
+
+    async def send(self, text):
+        await self._send(_OP_TEXT, text)
+
+    async def ping(self, data=b""):
+        await self._send(_OP_PING, data)
+
+    async def recv(self):
+        """The next text message as str (binary messages as bytes); None once closed."""
+        import time
+        parts = None
+        size = 0
+        first_op = 0
+        while True:
+            try:
+                fin, op, data = await self._fr.next_frame()
+            except WsError as e:
+                await self._fail(e.code)
+                raise
+            except EOFError:
+                self._abort()
+                return None
+            self.last_rx = time.ticks_ms()
+            if op == _OP_PING:
+                await self._send(_OP_PONG, data)
+                continue
+            if op == _OP_PONG:
+                continue
+            if op == _OP_CLOSE:
+                code = int.from_bytes(data[:2], "big") if len(data) >= 2 else 1005
+                self.close_code = code
+                if not self.closed:
+                    self.closed = True
+                    try:
+                        await self._send(_OP_CLOSE, data[:2])
+                    except Exception:
+                        pass
+                self._abort()
+                return None
+            if op == _OP_CONT:
+                if parts is None:
+                    await self._fail(1002)
+                    raise WsError("continuation without a start frame")
+            else:
+                if parts is not None:
+                    await self._fail(1002)
+                    raise WsError("new message inside a fragmented one")
+                parts = []
+                size = 0
+                first_op = op
+            size += len(data)
+            if size > self.max_size:
+                await self._fail(1009)
+                raise WsError("message over %d bytes" % self.max_size, 1009)
+            parts.append(data)
+            if fin:
+                msg = parts[0] if len(parts) == 1 else b"".join(parts)
+                parts = None
+                if first_op == _OP_BIN:
+                    return msg
+                try:
+                    return msg.decode()
+                except UnicodeError:
+                    await self._fail(1007)
+                    raise WsError("invalid UTF-8 in text message", 1007)
+
+    async def _fail(self, code):
+        # Fail the connection (RFC 6455 7.1.7): send our close code, then drop TCP.
+        if not self.closed:
+            self.closed = True
+            self.close_code = code
+            try:
+                await asyncio.wait_for_ms(self._send(_OP_CLOSE, code.to_bytes(2, "big")), 500)
+            except Exception:
+                pass
+        self._abort()
+
+    def _abort(self):
+        self.closed = True
+        try:
+            self._w.close()
+        except Exception:
+            pass
+
+    async def close(self, code=1000, wait_ms=1000):
+        """Close handshake: send our close frame, wait briefly for the peer's."""
+        if self.closed:
+            self._abort()
+            return
+        self.closed = True
+        self.close_code = code
+        try:
+            await asyncio.wait_for_ms(self._send(_OP_CLOSE, code.to_bytes(2, "big")), wait_ms)
+            # Drain until the peer's close frame or EOF; bounded by wait_ms.
+            await asyncio.wait_for_ms(self._drain_to_close(), wait_ms)
+        except Exception:
+            pass
+        self._abort()
+
+    async def _drain_to_close(self):
+        while True:
+            fin, op, data = await self._fr.next_frame()
+            if op == _OP_CLOSE:
+                return
+
+
+async def _read_head(reader):
+    """Read an HTTP response head, bounded in size."""
+    lines = []
+    total = 0
+    while True:
+        line = await reader.readline()
+        if not line:
+            raise WsError("connection closed during handshake")
+        total += len(line)
+        if total > _MAX_HEADER_BYTES:
+            raise WsError("handshake response too large")
+        line = line.rstrip(b"\r\n")
+        if not line:
+            return lines
+        lines.append(line.decode())
+
+
+async def connect(url, protocols, auth=None, ssl_ctx=None, max_size=16384, timeout_ms=10000):
+    """Open a WebSocket. `protocols` is the ordered subprotocol offer; the server's
+    choice is checked against it. `auth` is a (user, password) pair for HTTP Basic."""
+    import binascii
+    import os
+    tls, host, port, path = parse_url(url)
+    if tls and ssl_ctx is None:
+        raise ValueError("wss:// needs a CA certificate (caFile) to verify the CSMS")
+    kw = {}
+    if tls:
+        kw["ssl"] = ssl_ctx
+        kw["server_hostname"] = host
+    reader, writer = await asyncio.wait_for_ms(asyncio.open_connection(host, port, **kw), timeout_ms)
+    try:
+        key = binascii.b2a_base64(os.urandom(16))[:-1].decode()
+        req = ("GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+               "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: %s\r\n"
+               % (path, host, port, key, ", ".join(protocols)))
+        if auth:
+            cred = binascii.b2a_base64(("%s:%s" % auth).encode())[:-1].decode()
+            req += "Authorization: Basic %s\r\n" % cred
+        writer.write((req + "\r\n").encode())
+        await asyncio.wait_for_ms(writer.drain(), timeout_ms)
+        head = await asyncio.wait_for_ms(_read_head(reader), timeout_ms)
+        status = head[0].split(" ", 2) if head else ()
+        if len(status) < 2 or status[1] != "101":
+            raise WsError("handshake refused: %s" % (head[0] if head else "no status line"))
+        accept = proto = None
+        for line in head[1:]:
+            i = line.find(":")
+            name = line[:i].strip().lower()
+            if name == "sec-websocket-accept":
+                accept = line[i + 1:].strip()
+            elif name == "sec-websocket-protocol":
+                proto = line[i + 1:].strip()
+        if accept != accept_key(key):
+            raise WsError("bad Sec-WebSocket-Accept")
+        if proto not in protocols:
+            raise WsError("server chose no offered subprotocol (%s)" % proto)
+        return WebSocket(reader, writer, proto, max_size)
+    except BaseException:
+        writer.close()
+        raise

@@ -1,0 +1,80 @@
+# The one place where the agent persists state on flash.
+# Small key/value state lives in one JSON file, replaced by write-then-rename so a
+# power cut leaves either the old or the new file, never a torn one (rename is
+# atomic on littlefs and POSIX). Bigger append-only data (the results journal)
+# has its own module; it asks this one only for the directory.
+import json
+import os
+
+import log
+
+
+def _exists(p):
+    try:
+        os.stat(p)
+        return True
+    except OSError:
+        return False
+
+
+def makedirs(path):
+    cur = ""
+    for part in path.split("/"):
+        if not part:
+            cur = "/"
+            continue
+        cur = cur + part if cur.endswith("/") or not cur else cur + "/" + part
+        if not _exists(cur):
+            os.mkdir(cur)
+
+
+def write_atomic(path, data):
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(data)
+    os.rename(tmp, path)
+
+
+class Store:
+    def __init__(self, dirname):
+        self.dir = dirname
+        makedirs(dirname)
+        self._path = dirname + "/state.json"
+        self._d = {}
+        for p in (self._path, self._path + ".tmp"):
+            # .tmp survives only if the rename never happened: the main file is then
+            # still the old, complete one; use .tmp only if the main one is gone.
+            try:
+                with open(p) as f:
+                    self._d = json.load(f)
+                if type(self._d) is not dict:
+                    raise ValueError("not an object")
+                break
+            except OSError:
+                continue
+            except ValueError as e:
+                log.warn("store: %s unreadable (%s), ignored", p, e)
+                self._d = {}
+
+    def get(self, key, default=None):
+        return self._d.get(key, default)
+
+    def put(self, key, value):
+        if self._d.get(key) == value and key in self._d:
+            return
+        self._d[key] = value
+        self.flush()
+
+    def remove(self, key):
+        if key in self._d:
+            del self._d[key]
+            self.flush()
+
+    def keys(self, prefix=""):
+        return [k for k in self._d if k.startswith(prefix)]
+
+    def flush(self):
+        write_atomic(self._path, json.dumps(self._d))
+
+    def path(self, name):
+        return self.dir + "/" + name

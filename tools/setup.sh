@@ -1,0 +1,27 @@
+#!/bin/sh
+# One-command set-up for a fresh Debian 12 machine with Python 3.11.
+# Idempotent: a second run does nothing and prints nothing.
+set -eu
+cd "$(dirname "$0")/.."
+
+DEBS="openssl socat"
+missing=""
+for p in $DEBS; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+    echo "setup: installing Debian packages:$missing"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >/dev/null
+fi
+
+want=$(sha256sum tools/requirements.txt | cut -d' ' -f1)
+if [ ! -x .venv/bin/python ] || [ "$(cat .venv/.requirements 2>/dev/null)" != "$want" ]; then
+    echo "setup: creating .venv with pinned host packages"
+    python3 -m venv .venv
+    .venv/bin/pip install -q --disable-pip-version-check -r tools/requirements.txt 2>&1 | grep -v "^WARNING: Location" || true
+    echo "$want" > .venv/.requirements
+fi
+
+.venv/bin/python tools/fetch_umodbus.py .deps
