@@ -31,7 +31,8 @@ class Agent:
         self.rpc = Rpc(self, cfg["messageTimeout"] * 1000)
         self.station = Station(self)
         self.triggers = {}  # TriggerMessage requestedMessage -> hook(agent, payload)
-        self.reporting = False
+        self.reporting = 0  # reports accepted and not yet fully sent
+        self.report_lock = asyncio.Lock()
         self._status = {}  # (evse, connector) -> ConnectorStatus
         self._stop = asyncio.Event()
         self.stop_reason = "stop"
@@ -123,6 +124,8 @@ class Agent:
             self.station.queue_status(e, c)
 
     def availability(self, evse, conn, var):
+        if var not in ("AvailabilityState", "Available"):
+            return None
         states = [self.connector_status(e, c) for e, c in self.connectors()
                   if (evse is None or e == evse) and (conn is None or c == conn)]
         if not states:

@@ -40,13 +40,21 @@ def count(dm, select):
 
 
 async def send(agent, request_id, select):
-    """Stream every selected variable as NotifyReport parts."""
+    """Stream every selected variable as NotifyReport parts. Reports requested
+    while one is running wait for it (agent.reporting counts them)."""
+    async with agent.report_lock:
+        try:
+            await _send(agent, request_id, select)
+        finally:
+            agent.reporting -= 1
+
+
+async def _send(agent, request_id, select):
     dm = agent.dm
     per = agent.cfg["reportItemsPerPart"]
     size = dm.get_int("DeviceDataCtrlr", "ReportingValueSize", None, 1000)
     seq = 0
     batch = []
-    agent.reporting = True
     try:
         for comp in list(dm.comps):
             for v in comp.vars():
@@ -63,8 +71,6 @@ async def send(agent, request_id, select):
         log.info("report %d: %d parts sent", request_id, seq)
     except Exception as e:
         log.exc(e, "report %d aborted after %d parts" % (request_id, seq))
-    finally:
-        agent.reporting = False
 
 
 async def _part(agent, request_id, seq, batch, tbc):

@@ -10,7 +10,7 @@ _SUMMARY = ("AvailabilityState", "Available", "Problem", "Enabled", "Active")
 
 
 def handle(agent, p):
-    if agent.reporting:
+    if agent.reporting >= 3:  # one running, two waiting: enough for any CSMS
         return {"status": "Rejected", "statusInfo": {"reasonCode": "Busy"}}
     from model import report
     base = p["reportBase"]
@@ -25,5 +25,5 @@ def handle(agent, p):
             return v[0] in _SUMMARY
     if not report.count(agent.dm, select):
         return {"status": "EmptyResultSet"}
-    agent.reporting = True
+    agent.reporting += 1
     return {"status": "Accepted"}, report.send(agent, p["requestId"], select)

@@ -23,7 +23,7 @@ def _comp_matches(c, cd):
 
 
 def handle(agent, p):
-    if agent.reporting:
+    if agent.reporting >= 3:  # one running, two waiting: enough for any CSMS
         return {"status": "Rejected", "statusInfo": {"reasonCode": "Busy"}}
     from ocpp.msglimits import enforce
     from model import report
@@ -55,5 +55,5 @@ def handle(agent, p):
 
     if not report.count(dm, select):
         return {"status": "EmptyResultSet"}
-    agent.reporting = True
+    agent.reporting += 1
     return {"status": "Accepted"}, report.send(agent, p["requestId"], select)
