@@ -60,9 +60,17 @@ class Agent:
         await self.shutdown()
         return self.stop_reason
 
-    async def shutdown(self):
+    async def shutdown(self, interrupted=False):
         ws = self.rpc.ws
-        self.rpc.detach()
+        if interrupted:
+            # We are on a fresh event loop; the old tasks still sit in the old Events
+            # and Locks. Touching those would wake them here, half-dead, so only the
+            # socket is reused, with a new write lock.
+            self.rpc.ws = None
+            if ws is not None:
+                ws._wlock = asyncio.Lock()
+        else:
+            self.rpc.detach()
         if ws is not None and not ws.closed:
             await ws.close(1000)
         if self.cfg.get("stats"):
@@ -179,7 +187,7 @@ def main(argv):
             reason = asyncio.run(agent.run())
         except KeyboardInterrupt:
             # Ctrl-C / SIGINT: close the WebSocket properly with a fresh loop.
-            asyncio.run(agent.shutdown())
+            asyncio.run(agent.shutdown(True))
             return 0
         if reason != "reset":
             return 0

@@ -19,7 +19,6 @@ ANY = const(7)    # any JSON object (customData-like)
 ARR = const(16)   # list of the type above
 REQ = const(32)
 
-_CUSTOM = (("vendorId", STR | REQ, 255),)
 
 
 class Invalid(Exception):
@@ -37,7 +36,7 @@ def check(obj, fields, path=""):
                 break
         else:
             if k == "customData":
-                check(obj[k], _CUSTOM, path + k)
+                _custom(obj[k], path + k)
                 continue
             raise Invalid("FormatViolation", "unknown property %s%s" % (path, k))
     for name, flags, arg in fields:
@@ -58,6 +57,19 @@ def check(obj, fields, path=""):
                 _one(item, flags & 15, arg, "%s[%d]" % (p, i))
         else:
             _one(v, flags & 15, arg, p)
+
+
+def _custom(v, p):
+    # CustomDataType: an object with vendorId; any further properties are the vendor's.
+    if type(v) is not dict:
+        raise Invalid("TypeConstraintViolation", "%s must be an object" % p)
+    _need(v, "vendorId", p)
+    _one(v["vendorId"], STR, 255, p + ".vendorId")
+
+
+def _need(obj, name, p):
+    if name not in obj:
+        raise Invalid("OccurrenceConstraintViolation", "%s.%s is required" % (p, name))
 
 
 def _one(v, t, arg, p):
