@@ -58,7 +58,9 @@ class Station:
                 ws = await self._connect()
             except Exception as e:  # ValueError is what mbedTLS raises on a bad certificate
                 wait = self.backoff_s(attempt)
-                log.warn("connect failed: %s: %s; retry in %.1f s", type(e).__name__, e, wait)
+                # mbedTLS messages span lines: one log line per attempt.
+                log.warn("connect failed: %s: %s; retry in %.1f s", type(e).__name__,
+                         " ".join(str(e).split()), wait)
                 attempt += 1
                 await asyncio.sleep(wait)
                 continue
@@ -112,9 +114,9 @@ class Station:
         a = self.agent
         while self.boot_status != "Accepted":
             await self._boot()
-        offline_s = time.ticks_diff(time.ticks_ms(), self._offline_since) // 1000
+        offline_ms = time.ticks_diff(time.ticks_ms(), self._offline_since)
         threshold = a.dm.get_int("OCPPCommCtrlr", "OfflineThreshold", None, 60)
-        if not self._status_sent or offline_s > threshold:
+        if not self._status_sent or offline_ms > threshold * 1000:
             # B01.FR.? / G01: after boot, and after an offline period longer than
             # OfflineThreshold, report every connector's status.
             for e, c in a.connectors():
