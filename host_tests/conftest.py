@@ -16,6 +16,8 @@ sys.path.insert(0, os.path.join(ROOT, "tools"))
 
 from harness import ThreadedCsms  # noqa: E402
 
+collect_ignore = ["mp"]  # MicroPython-side unit tests: run by test_mp_units.py
+
 MICROPYTHON = os.path.join(os.path.dirname(sys.executable), "micropython")
 # ESP32-class controllers leave the agent 100-200 KB; the unix port is 64-bit, so
 # objects and loaded bytecode take about twice what they take there.
@@ -141,6 +143,13 @@ def make_agent(build_dir, tmp_path):
 def agent(csms, make_agent):
     """An agent booted and accepted by `csms`."""
     a = make_agent(csms)
-    csms.wait_for("BootNotification", station=a.station)
-    csms.wait_for("StatusNotification", station=a.station)
+    wait_booted(csms, a)
     return a
+
+
+def wait_booted(csms, a, after=0):
+    """Boot accepted and the first StatusNotification of every connector in."""
+    rec = csms.wait_for("BootNotification", station=a.station, after=after)
+    for _ in range(sum(a.cfg["evses"])):
+        rec = csms.wait_for("StatusNotification", station=a.station, after=rec["index"] + 1)
+    return rec

@@ -139,17 +139,21 @@ def test_wrong_password_refused_and_retried(make_agent):
 
 
 def test_keepalive_ping_drops_a_silent_link(csms, make_agent):
-    # With WebSocketPingInterval set, the agent pings; the CSMS answering keeps it up.
+    # A half-open link: the CSMS side stops reading (no pongs, nothing at all).
+    # With WebSocketPingInterval = 1 the agent notices within ~2 s and reconnects.
     a = make_agent(csms)
     csms.wait_for("StatusNotification", station=a.station)
     csms.call(a.station, "SetVariables", {"setVariableData": [
         {"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "WebSocketPingInterval"},
          "attributeValue": "1"}]})
     n = len(csms.messages())
-    csms.drop(a.station, code=1000)  # reconnect so that the keep-alive task starts
-    csms.wait_for(type="CONNECT", station=a.station, after=n)
-    n = len(csms.messages())
-    import time
-    time.sleep(3.5)  # three ping intervals: the link must stay up
-    assert not csms.messages(station=a.station, type="DISCONNECT")[n:] or all(
-        r["index"] < n for r in csms.messages(station=a.station, type="DISCONNECT"))
+    csms.drop(a.station, code=1000)  # the keep-alive starts with the next connection
+    con = csms.wait_for(type="CONNECT", station=a.station, after=n)
+    # Pings answered: the link stays up over three intervals.
+    with pytest.raises(AssertionError):
+        csms.wait_for(type="CONNECT", station=a.station, after=con["index"] + 1, timeout=3.5)
+    assert "no traffic" not in a.log()
+    st = csms.csms.stations[a.station]
+    csms._loop.call_soon_threadsafe(st.ws.transport.pause_reading)
+    a.wait_log("no traffic from the CSMS", timeout=10)
+    csms.wait_for(type="CONNECT", station=a.station, after=con["index"] + 1, timeout=10)

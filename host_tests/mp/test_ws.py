@@ -1,0 +1,128 @@
+# WebSocket framing (RFC 6455), run inside MicroPython.
+from unit import MemReader, MemWriter, raises, run
+
+from ocpp.ws import FrameReader, WebSocket, WsError, accept_key, frame, mask_into, parse_url
+
+
+def srv(op, payload, fin=True, rsv=0, masked=False, length=None):
+    """A server frame (unmasked unless asked)."""
+    n = len(payload) if length is None else length
+    b0 = (0x80 if fin else 0) | rsv | op
+    if n < 126:
+        h = bytes((b0, n | (0x80 if masked else 0)))
+    elif n < 65536:
+        h = bytes((b0, 126 | (0x80 if masked else 0))) + n.to_bytes(2, "big")
+    else:
+        h = bytes((b0, 127 | (0x80 if masked else 0))) + n.to_bytes(8, "big")
+    return h + (b"\0\0\0\0" if masked else b"") + payload
+
+
+def ws_over(data, max_size=1 << 20):
+    w = MemWriter()
+    return WebSocket(MemReader(data), w, "ocpp2.1", max_size), w
+
+
+def test_accept_key_rfc_example():
+    assert accept_key("dGhlIHNhbXBsZSBub25jZQ==") == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+
+
+def test_parse_url():
+    assert parse_url("ws://10.0.0.1:9000/ocpp") == (False, "10.0.0.1", 9000, "/ocpp")
+    assert parse_url("wss://csms.example/a/b") == (True, "csms.example", 443, "/a/b")
+    assert parse_url("ws://h") == (False, "h", 80, "/")
+    assert parse_url("ws://[::1]:81/x") == (False, "::1", 81, "/x")
+    raises(ValueError, parse_url, "http://h/")
+
+
+def test_client_frames_are_masked_and_sized():
+    key = b"\x01\x02\x03\x04"
+    for n in (0, 5, 125, 126, 65535, 65536, 70000):
+        data = bytes(i & 255 for i in range(n))
+        f = frame(1, data, key)
+        assert f[0] == 0x81 and f[1] & 0x80  # FIN + text, MASK bit
+        ln = f[1] & 0x7F
+        if n < 126:
+            h = 2
+            assert ln == n
+        elif n < 65536:
+            h = 4
+            assert ln == 126 and int.from_bytes(f[2:4], "big") == n
+        else:
+            h = 10
+            assert ln == 127 and int.from_bytes(f[2:10], "big") == n
+        assert f[h:h + 4] == key
+        back = bytearray(n)
+        mask_into(back, 0, bytes(f[h + 4:]), key)
+        assert bytes(back) == data
+
+
+async def test_text_frames_of_each_length_form():
+    for n in (3, 300, 70000):
+        payload = b"a" * n
+        ws, _ = ws_over(srv(1, payload))
+        assert await ws.recv() == "a" * n
+
+
+async def test_fragments_with_ping_in_between():
+    data = srv(1, b'[2,"1",', fin=False) + srv(9, b"hi") + srv(0, b'"Hb",', fin=False) + srv(0, b"{}]")
+    ws, w = ws_over(data)
+    assert await ws.recv() == '[2,"1","Hb",{}]'
+    # The ping got a masked pong with the same payload.
+    assert w.out[0] == 0x8A and w.out[1] == 0x82
+    back = bytearray(2)
+    mask_into(back, 0, bytes(w.out[6:8]), bytes(w.out[2:6]))
+    assert back == b"hi"
+
+
+async def test_binary_and_close():
+    ws, w = ws_over(srv(2, b"\x00\x01") + srv(8, (1001).to_bytes(2, "big")))
+    assert await ws.recv() == b"\x00\x01"
+    assert await ws.recv() is None
+    assert ws.close_code == 1001 and ws.closed
+    assert w.out[0] == 0x88  # our close reply
+
+
+async def _expect(data, code, max_size=1 << 20):
+    ws, w = ws_over(data, max_size)
+    e = None
+    try:
+        await ws.recv()
+    except WsError as x:
+        e = x
+    assert e is not None, "no error"
+    assert e.code == code, (e.code, code)
+    # We told the peer why (close frame with that code) and dropped the link.
+    assert w.out[0] == 0x88 and w.closed
+    key = bytes(w.out[2:6])
+    back = bytearray(2)
+    mask_into(back, 0, bytes(w.out[6:8]), key)
+    assert int.from_bytes(back, "big") == code
+
+
+async def test_protocol_errors():
+    await _expect(srv(1, b"x", masked=True), 1002)          # masked server frame
+    await _expect(srv(1, b"x", rsv=0x40), 1002)             # RSV1 without extension
+    await _expect(srv(3, b"x"), 1002)                       # reserved data opcode
+    await _expect(srv(11, b"x"), 1002)                      # reserved control opcode
+    await _expect(srv(9, b"x" * 126), 1002)                 # control frame > 125
+    await _expect(srv(9, b"x", fin=False), 1002)            # fragmented ping
+    await _expect(srv(0, b"x"), 1002)                       # continuation first
+    await _expect(srv(1, b"a", fin=False) + srv(1, b"b"), 1002)  # new message mid-way
+    await _expect(srv(1, b"\xff\xfe"), 1007)                # invalid UTF-8
+
+
+async def test_oversize_refused_before_reading_payload():
+    # Only the header is there: a reader that tried to read the payload would hit
+    # EOF instead of the 1009 refusal.
+    await _expect(srv(1, b"", length=1 << 40)[:10], 1009, max_size=4096)
+    await _expect(srv(1, b"", length=5000)[:4], 1009, max_size=4096)
+    # Fragments adding up over the limit.
+    await _expect(srv(1, b"a" * 3000, fin=False) + srv(0, b"b" * 3000), 1009, max_size=4096)
+
+
+async def test_eof_is_a_lost_connection():
+    ws, _ = ws_over(b"\x81")
+    assert await ws.recv() is None
+
+
+run(globals())

@@ -1,0 +1,70 @@
+# A very small test runner for tests that run inside MicroPython itself:
+# every test_* function of the calling module (plain or async) is run once.
+import asyncio
+import sys
+
+
+def run(ns):
+    passed = failed = 0
+    for name in sorted(ns):
+        fn = ns[name]
+        if not name.startswith("test_") or not callable(fn):
+            continue
+        try:
+            r = fn()
+            if r is not None and hasattr(r, "send"):
+                asyncio.run(r)
+            passed += 1
+        except Exception as e:
+            failed += 1
+            print("FAIL", name)
+            sys.print_exception(e)
+    print("%d passed, %d failed" % (passed, failed))
+    sys.exit(1 if failed else 0)
+
+
+def raises(exc, fn, *args):
+    try:
+        r = fn(*args)
+        if r is not None and hasattr(r, "send"):
+            asyncio.run(r)
+    except exc as e:
+        return e
+    raise AssertionError("%s not raised" % exc.__name__)
+
+
+class MemReader:
+    """An asyncio-stream stand-in over a bytes buffer."""
+
+    def __init__(self, data):
+        self.data = data
+        self.pos = 0
+
+    async def readexactly(self, n):
+        if self.pos + n > len(self.data):
+            raise EOFError()
+        b = self.data[self.pos:self.pos + n]
+        self.pos += n
+        return b
+
+    async def readline(self):
+        i = self.data.find(b"\n", self.pos)
+        j = len(self.data) if i < 0 else i + 1
+        b = self.data[self.pos:j]
+        self.pos = j
+        return b
+
+
+class MemWriter:
+    def __init__(self):
+        self.out = bytearray()
+        self.closed = False
+
+    def write(self, b):
+        self.out += b
+
+    async def drain(self):
+        pass
+
+    def close(self):
+        self.closed = True
