@@ -53,6 +53,9 @@ class Agent:
         """Run until stopped or reset; returns "stop" or "reset"."""
         log.info("agent %s starting (boot reason %s)", self.cfg["stationId"], self.station.boot_reason)
         if self.cfg.get("stats"):
+            import gc
+            gc.collect()
+            _peak[2] = gc.mem_alloc()  # code and objects loaded before any traffic
             self.spawn(_sample_heap(self))
         t = self.spawn(self.station.run())
         await self._stop.wait()
@@ -149,7 +152,7 @@ class Agent:
         return state
 
 
-_peak = [0, 0]  # live heap after collection, heap in use before it
+_peak = [0, 0, 0]  # live heap after collection, heap in use before it, at start
 
 
 async def _sample_heap(agent):
@@ -169,18 +172,25 @@ async def _sample_heap(agent):
 def _print_stats():
     import gc
     gc.collect()
-    print("STATS peak_live=%d peak_alloc=%d now_live=%d free=%d" % (
-        _peak[0], _peak[1], gc.mem_alloc(), gc.mem_free()))
+    print("STATS peak_live=%d peak_alloc=%d start_live=%d now_live=%d free=%d" % (
+        _peak[0], _peak[1], _peak[2], gc.mem_alloc(), gc.mem_free()))
 
 
-def main(argv):
+def _load_config(path):
     import config
-    path = argv[1] if len(argv) > 1 else "config.json"
     try:
-        cfg = config.load(path)
+        return config.load(path)
     except config.ConfigError as e:
         print("config error:", e)
         sys.exit(2)
+    finally:
+        # Needed once per start: give its RAM back.
+        del sys.modules["config"]
+
+
+def main(argv):
+    path = argv[1] if len(argv) > 1 else "config.json"
+    cfg = _load_config(path)
     while True:
         agent = Agent(cfg)
         try:
@@ -196,4 +206,4 @@ def main(argv):
             machine.reset()
         log.info("reset: restarting the agent")
         asyncio.new_event_loop()
-        cfg = config.load(path)
+        cfg = _load_config(path)

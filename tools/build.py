@@ -31,6 +31,21 @@ def build(out=os.path.join(ROOT, "build")):
     return total
 
 
+def romfs(out=os.path.join(ROOT, "build")):
+    """A ROMFS image of lib/ (build/agent.romfs) for boards with a ROMFS partition
+    (`mpremote romfs deploy`), and for the benchmark."""
+    src = os.path.join(out, "romfs-src")
+    shutil.rmtree(src, ignore_errors=True)
+    shutil.copytree(os.path.join(ROOT, "lib"), os.path.join(src, "lib"),
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    img = os.path.join(out, "agent.romfs")
+    mpremote = os.path.join(os.path.dirname(sys.executable), "mpremote")
+    subprocess.run([mpremote, "romfs", "-o", img, "build", src], check=True,
+                   stdout=subprocess.DEVNULL)
+    shutil.rmtree(src)
+    return img
+
+
 if __name__ == "__main__":
     size = build(*sys.argv[1:])
     print("build: lib/ compiled to %d bytes of .mpy" % size)

@@ -1,0 +1,223 @@
+"""`make bench`: the agent's memory and latency on the MicroPython unix port.
+
+Scenario: boot, full base report (every NotifyReport part), 100 GetVariables.
+Prints the smallest -X heapsize (KB) at which the scenario completes, the peak heap
+in use, the size of lib/ compiled with mpy-cross, and GetVariables round-trip times
+measured at the CSMS. Results also go to build/bench.json.
+"""
+import argparse
+import asyncio
+import json
+import os
+import re
+import shutil
+import signal
+import statistics
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import build  # noqa: E402
+from csms import Csms  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MICROPYTHON = os.path.join(os.path.dirname(sys.executable), "micropython")
+GV = {"getVariableData": [
+    {"component": {"name": "ChargingStation"}, "variable": {"name": "Model"}},
+    {"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "HeartbeatInterval"}},
+    {"component": {"name": "ClockCtrlr"}, "variable": {"name": "DateTime"}},
+    {"component": {"name": "Connector", "evse": {"id": 1, "connectorId": 1}},
+     "variable": {"name": "AvailabilityState"}}]}
+
+
+async def scenario(csms, station, rtts):
+    """Boot + full report + 100 GetVariables; raises on any failure."""
+    q = asyncio.Queue()
+    csms.listeners.append(lambda kind, rec: kind == "record" and q.put_nowait(rec))
+
+    async def next_call(action, timeout=20):
+        while True:
+            rec = await asyncio.wait_for(q.get(), timeout)
+            if rec["type"] == "DISCONNECT":
+                raise RuntimeError("agent disconnected")
+            if rec["type"] == "CALL" and rec["action"] == action:
+                return rec
+
+    await next_call("BootNotification")
+    await next_call("StatusNotification")
+    res = await csms.call(station, "GetBaseReport", {"requestId": 1, "reportBase": "FullInventory"})
+    assert res["status"] == "Accepted", res
+    while True:
+        rec = await next_call("NotifyReport")
+        if not rec["payload"].get("tbc"):
+            break
+    for _ in range(100):
+        t0 = time.perf_counter()
+        res = await csms.call(station, "GetVariables", GV, timeout=10)
+        rtts.append((time.perf_counter() - t0) * 1000)
+        assert all(r["attributeStatus"] == "Accepted" for r in res["getVariableResult"]), res
+
+
+async def run_once(build_dir, heap_kb, scenario_fn=scenario, rom=True):
+    """-> dict(ok, stats, rtts, log)"""
+    work = tempfile.mkdtemp(prefix="adx-bench-")
+    csms = Csms(boot_interval=300)
+    await csms.start()
+    cfg = {"csmsUrl": csms.url, "stationId": "BENCH", "vendor": "Acme", "model": "ADX-1",
+           "dataDir": os.path.join(work, "state"), "evses": [1, 1], "stats": True,
+           "retryBackOffWaitMinimum": 1, "retryBackOffRandomRange": 0}
+    with open(os.path.join(work, "c.json"), "w") as f:
+        json.dump(cfg, f)
+    entry = ([os.path.join(ROOT, "tools", "romboot.py"), os.path.join(build_dir, "agent.romfs")]
+             if rom else [os.path.join(build_dir, "main.py")])
+    proc = await asyncio.create_subprocess_exec(
+        MICROPYTHON, "-X", "heapsize=%dk" % heap_kb, *entry,
+        os.path.join(work, "c.json"), stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT)
+    out = []
+
+    async def pump():
+        async for line in proc.stdout:
+            out.append(line.decode(errors="replace"))
+
+    p = asyncio.create_task(pump())
+    rtts = []
+    ok = True
+    try:
+        await asyncio.wait_for(scenario_fn(csms, "BENCH", rtts), 60)
+    except Exception as e:
+        ok = False
+        out.append("BENCH: scenario failed: %r\n" % e)
+    if proc.returncode is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            await asyncio.wait_for(proc.wait(), 10)
+        except asyncio.TimeoutError:
+            proc.kill()
+            ok = False
+    await p
+    await csms.stop()
+    shutil.rmtree(work, ignore_errors=True)
+    text = "".join(out)
+    if "MemoryError" in text or "Traceback" in text or proc.returncode != 0 or csms.violations:
+        ok = False
+    m = re.search(r"STATS (.*)", text)
+    stats = {k: int(v) for k, v in (kv.split("=") for kv in m.group(1).split())} if m else {}
+    m = re.search(r"ROMFS image=(\d+)", text)
+    stats["image"] = int(m.group(1)) if m else 0
+    return {"ok": ok, "stats": stats, "rtts": rtts, "log": text}
+
+
+async def smallest_heap(build_dir, lo=16, hi=512, scenario_fn=scenario, rom=True):
+    """Binary search (KB) for the smallest heap where the scenario passes twice."""
+    if not (await run_once(build_dir, hi, scenario_fn, rom))["ok"]:
+        return None
+    while hi - lo > 2:
+        mid = (lo + hi) // 2
+        r1 = await run_once(build_dir, mid, scenario_fn, rom)
+        ok = r1["ok"] and (await run_once(build_dir, mid, scenario_fn, rom))["ok"]
+        if ok:
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+def pct(xs, p):
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
+
+
+_MODMEM = """
+import gc, sys, vfs, micropython
+with open(sys.argv[1], "rb") as f:
+    img = f.read()
+vfs.mount(vfs.VfsRom(img), "/rom")
+sys.path.insert(0, "/rom/lib")
+import asyncio, json
+gc.collect()
+base = gc.mem_alloc()
+for m in sys.argv[2].split(","):
+    __import__(m)
+    gc.collect()
+    a = gc.mem_alloc()
+    print("MOD %s %d" % (m, a - base))
+    base = a
+micropython.qstr_info()
+"""
+
+_MODULES = ("log,clock,store,ocpp.check,ocpp.rpc,ocpp.ws,ocpp.outbox,ocpp.station,model.devmodel,"
+            "model.standard,agent,model.report,ocpp.msglimits,ocpp.ops.get_variables,"
+            "ocpp.ops.get_base_report,ocpp.ops.set_variables")
+
+
+def module_costs(build_dir):
+    """Heap each module costs once imported from ROMFS (module dict, functions,
+    constants, its qstrs) -> [(module, bytes)], qstr summary line."""
+    import subprocess
+    script = os.path.join(build_dir, "modmem.py")
+    with open(script, "w") as f:
+        f.write(_MODMEM)
+    r = subprocess.run([MICROPYTHON, script, os.path.join(build_dir, "agent.romfs"), _MODULES],
+                       capture_output=True, text=True, timeout=60)
+    rows = [(l.split()[1], int(l.split()[2])) for l in r.stdout.splitlines() if l.startswith("MOD ")]
+    q = [l for l in r.stdout.splitlines() if l.startswith("qstr")]
+    return rows, (q[0] if q else "")
+
+
+def _kb(n):
+    return "%.1f KB" % (n / 1024)
+
+
+async def main_async(args):
+    build_dir = os.path.join(ROOT, "build")
+    mpy_bytes = build.build(build_dir)
+    image = os.path.getsize(build.romfs(build_dir))
+    print("lib/ compiled with mpy-cross: %d bytes (%s); as a ROMFS image: %s"
+          % (mpy_bytes, _kb(mpy_bytes), _kb(image)), flush=True)
+    ref = await run_once(build_dir, args.heap)
+    if not ref["ok"]:
+        print(ref["log"][-3000:])
+        raise SystemExit("bench: the scenario fails at %d KB" % args.heap)
+    st, rt = ref["stats"], ref["rtts"]
+    # The image is one bytes object in the unix heap; on a board it is flash.
+    own_peak = st["peak_live"] - st["image"]
+    own_start = st["start_live"] - st["image"]
+    print("heap in use (agent run from ROMFS, image excluded): peak %s = %s after start-up "
+          "(modules, qstrs, device model) + %s for traffic; peak incl. garbage %s"
+          % (_kb(own_peak), _kb(own_start), _kb(st["peak_live"] - st["start_live"]),
+             _kb(st["peak_alloc"] - st["image"])), flush=True)
+    rows, qline = module_costs(build_dir)
+    print("where the start-up heap goes (per module, imported from ROMFS): " +
+          ", ".join("%s %s" % (m, _kb(b)) for m, b in rows) + "; " + qline, flush=True)
+    print("GetVariables round trip at the CSMS (4 variables, n=%d): median %.2f ms, p99 %.2f ms, max %.2f ms"
+          % (len(rt), statistics.median(rt), pct(rt, 99), max(rt)), flush=True)
+    small_rom = await smallest_heap(build_dir)
+    small_dev = None if small_rom is None else small_rom - (image + 1023) // 1024
+    print("smallest -X heapsize completing the scenario: %s KB from ROMFS (%s KB of it the image) "
+          "-> %s KB on a board that keeps the image in flash" % (small_rom, (image + 1023) // 1024,
+                                                                 small_dev), flush=True)
+    small_mpy = await smallest_heap(build_dir, scenario_fn=scenario, rom=False)
+    print("smallest -X heapsize with .mpy files loaded into RAM (no ROMFS): %s KB" % small_mpy, flush=True)
+    res = {"mpy_bytes": mpy_bytes, "romfs_bytes": image, "heap_kb": args.heap,
+           "peak_in_use": own_peak, "start_in_use": own_start, "gv_median_ms": statistics.median(rt),
+           "gv_p99_ms": pct(rt, 99), "smallest_heap_kb_romfs": small_rom,
+           "smallest_heap_kb_device": small_dev, "smallest_heap_kb_mpy": small_mpy}
+    with open(os.path.join(build_dir, "bench.json"), "w") as f:
+        json.dump(res, f, indent=1)
+    targets = [("smallest heap <= 48 KB", small_dev is not None and small_dev <= 48),
+               ("peak heap in use <= 24 KB", own_peak <= 24 * 1024),
+               ("GetVariables p99 <= 10 ms", pct(rt, 99) <= 10)]
+    for name, ok in targets:
+        print("  target %-28s %s" % (name, "met" if ok else "MISSED"), flush=True)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--heap", type=int, default=256, help="heap (KB) for the reference run")
+    asyncio.run(main_async(ap.parse_args()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,160 @@
+"""`make run`: the agent on the MicroPython unix port against the reference CSMS,
+no hardware needed. Shows what an operator sees: the station connecting and booting,
+its heartbeats, and its device model read back through GetBaseReport.
+
+    python tools/demo.py [--heap 160k] [--once]
+
+Ctrl-C stops the agent (it closes its WebSocket properly) and the CSMS.
+"""
+import argparse
+import asyncio
+import json
+import os
+import signal
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from csms import Csms  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MICROPYTHON = os.path.join(os.path.dirname(sys.executable), "micropython")
+STATION = "CS-DEMO"
+
+
+def say(*parts):
+    print("  >", *parts, flush=True)
+
+
+class Demo:
+    def __init__(self, args):
+        self.args = args
+        self.csms = Csms(boot_interval=args.heartbeat)
+        self.events = asyncio.Queue()
+        self.csms.listeners.append(self._on_event)
+
+    def _on_event(self, kind, rec):
+        if kind == "record":
+            self.events.put_nowait(rec)
+
+    async def next(self, action=None, type="CALL", timeout=30):
+        while True:
+            rec = await asyncio.wait_for(self.events.get(), timeout)
+            if rec["type"] == type and (action is None or rec["action"] == action):
+                return rec
+
+    async def run(self, stop):
+        await self.csms.start()
+        work = self.args.workdir or tempfile.mkdtemp(prefix="adx-demo-")
+        cfg = {"csmsUrl": self.csms.url, "stationId": STATION, "vendor": "Acme Charging",
+               "model": "ADX-22", "serialNumber": "ADX22-000042", "firmwareVersion": "0.1.0",
+               "evses": [1, 1], "dataDir": os.path.join(work, "state"),
+               "retryBackOffWaitMinimum": 1, "retryBackOffRandomRange": 1}
+        cfg_path = os.path.join(work, "config.json")
+        with open(cfg_path, "w") as f:
+            json.dump(cfg, f, indent=1)
+        print("CSMS listening on %s; starting the agent (MicroPython unix port, heap %s)"
+              % (self.csms.url, self.args.heap), flush=True)
+        main = os.path.join(ROOT, "build", "main.py")
+        if not os.path.exists(main):
+            main = os.path.join(ROOT, "main.py")
+        proc = await asyncio.create_subprocess_exec(
+            MICROPYTHON, "-X", "heapsize=" + self.args.heap, main, cfg_path,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+            # Its own process group: a terminal's Ctrl-C (or a group-wide SIGTERM)
+            # reaches only this script, which then stops the agent with SIGINT.
+            start_new_session=True)
+        pump = asyncio.create_task(self._pump(proc))
+        try:
+            await self._story(stop)
+        finally:
+            if proc.returncode is None:
+                proc.send_signal(signal.SIGINT)
+                try:
+                    await asyncio.wait_for(proc.wait(), 10)
+                except asyncio.TimeoutError:
+                    proc.kill()
+            await pump
+            await self.csms.stop()
+        return proc.returncode
+
+    async def _pump(self, proc):
+        async for line in proc.stdout:
+            print("  agent |", line.decode(errors="replace").rstrip(), flush=True)
+
+    async def _story(self, stop):
+        con = await self.next(type="CONNECT")
+        say("station %s connected, OCPP %s" % (con["station"], con["subprotocol"][4:]))
+        boot = await self.next("BootNotification")
+        cs = boot["payload"]["chargingStation"]
+        say("BootNotification: %s %s, reason %s -> Accepted, heartbeat every %d s"
+            % (cs["vendorName"], cs["model"], boot["payload"]["reason"], self.args.heartbeat))
+        for _ in range(2):
+            st = await self.next("StatusNotification")
+            p = st["payload"]
+            say("connector %d/%d is %s" % (p["evseId"], p["connectorId"], p["connectorStatus"]))
+        say("asking for the full device model (GetBaseReport FullInventory)...")
+        res = await self.csms.call(STATION, "GetBaseReport", {"requestId": 1, "reportBase": "FullInventory"})
+        say("GetBaseReport:", res["status"])
+        rows, parts = [], 0
+        while True:
+            rec = await self.next("NotifyReport")
+            parts += 1
+            for d in rec["payload"]["reportData"]:
+                c, v, a = d["component"], d["variable"], d["variableAttribute"][0]
+                where = c["name"] + ("(%s)" % ",".join(str(x) for x in c["evse"].values()) if "evse" in c else "")
+                name = v["name"] + ("[%s]" % v["instance"] if "instance" in v else "")
+                rows.append((where, name, a.get("value", "<write-only>"), a["mutability"],
+                             d["variableCharacteristics"].get("unit", "")))
+            if not rec["payload"].get("tbc"):
+                break
+        say("device model: %d variables in %d NotifyReport parts" % (len(rows), parts))
+        for r in rows:
+            print("      %-18s %-32s %-22s %-9s %s" % r, flush=True)
+        res = await self.csms.call(STATION, "SetVariables", {"setVariableData": [
+            {"component": {"name": "ClockCtrlr"}, "variable": {"name": "TimeZone"},
+             "attributeValue": "Europe/Amsterdam"}]})
+        say("SetVariables ClockCtrlr.TimeZone = Europe/Amsterdam ->",
+            res["setVariableResult"][0]["attributeStatus"], "(persisted on the station's flash)")
+        if self.args.once:
+            hb = await self.next("Heartbeat", timeout=self.args.heartbeat + 10)
+            say("heartbeat received at", _hms(hb["time"]))
+            return
+        say("running; heartbeats follow. Ctrl-C stops the agent and the CSMS.")
+        while not stop.is_set():
+            waiter = asyncio.create_task(self.next("Heartbeat", timeout=None))
+            stopper = asyncio.create_task(stop.wait())
+            done, _ = await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            for t in (waiter, stopper):
+                if t not in done:
+                    t.cancel()
+            if waiter in done:
+                say("heartbeat from %s at %s" % (STATION, _hms(waiter.result()["time"])))
+
+
+def _hms(t):
+    import time
+    return time.strftime("%H:%M:%S", time.localtime(t))
+
+
+async def amain(args):
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    rc = await Demo(args).run(stop)
+    print("agent exited with code %s; CSMS stopped" % rc, flush=True)
+    return 0 if rc == 0 else 1
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--heap", default="160k", help="MicroPython -X heapsize for the agent")
+    ap.add_argument("--heartbeat", type=int, default=5, help="heartbeat interval the CSMS gives (s)")
+    ap.add_argument("--workdir", help="where the demo config and station state go (default: a temp dir)")
+    ap.add_argument("--once", action="store_true", help="run the story once and exit (for tests)")
+    sys.exit(asyncio.run(amain(ap.parse_args())))
+
+
+if __name__ == "__main__":
+    main()
