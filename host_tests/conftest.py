@@ -21,7 +21,7 @@ collect_ignore = ["mp"]  # MicroPython-side unit tests: run by test_mp_units.py
 MICROPYTHON = os.path.join(os.path.dirname(sys.executable), "micropython")
 # ESP32-class controllers leave the agent 100-200 KB; the unix port is 64-bit, so
 # objects and loaded bytecode take about twice what they take there.
-HEAP = os.environ.get("AGENT_HEAP", "160k")
+HEAP = os.environ.get("AGENT_HEAP", "256k")
 
 
 @pytest.fixture(scope="session")
@@ -110,6 +110,33 @@ def base_config(csms_url, workdir, **over):
     }
     cfg.update(over)
     return cfg
+
+
+SCHEMAS = os.path.join(ROOT, "docs", "diagnostics", "schemas")
+
+
+def register_diagnostics_schemas():
+    """Our proposed messages validate like spec ones in the reference CSMS."""
+    from harness import register_schema
+    for name in sorted(os.listdir(SCHEMAS)):
+        if name.endswith("Request.json"):
+            action = name[:-len("Request.json")]
+            with open(os.path.join(SCHEMAS, name)) as f:
+                req = json.load(f)
+            with open(os.path.join(SCHEMAS, action + "Response.json")) as f:
+                res = json.load(f)
+            register_schema(action, req, res)
+
+
+register_diagnostics_schemas()
+
+
+def result_checksum(r):
+    """The checksum as the spec defines it (docs/diagnostics/SPEC.md)."""
+    import hashlib
+    body = {k: v for k, v in r.items() if k != "checksum"}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 @pytest.fixture

@@ -22,6 +22,10 @@ _OPS = (
 )
 
 
+# Extensions: packages with install(agent) that add operations, components, hooks.
+_EXTENSIONS = ("diag",)
+
+
 class Agent:
     def __init__(self, cfg):
         self.cfg = cfg
@@ -36,12 +40,17 @@ class Agent:
         self._status = {}  # (evse, connector) -> ConnectorStatus
         self._stop = asyncio.Event()
         self.stop_reason = "stop"
-        self._online_hooks = []
+        self.on_online_hooks = []  # called each time the boot is accepted on a connection
+        self.startup_hooks = []  # coroutine functions run as tasks when the agent starts
+        self.diag = None
         for action, mod in _OPS:
             self.rpc.on(action, mod)
         self.rpc.gate = self._gate
         from model import standard
         standard.install(self)
+        for ext in _EXTENSIONS:
+            __import__(ext)
+            sys.modules[ext].install(self)
         self.rpc.timeout_ms = self.dm.get_int("OCPPCommCtrlr", "MessageTimeout", "Default", 30) * 1000
         self.station.boot_reason = self.store.get("bootReason") or "PowerUp"
 
@@ -57,6 +66,8 @@ class Agent:
             gc.collect()
             _peak[2] = gc.mem_alloc()  # code and objects loaded before any traffic
             self.spawn(_sample_heap(self))
+        for h in self.startup_hooks:
+            self.spawn(h(self))
         t = self.spawn(self.station.run())
         await self._stop.wait()
         t.cancel()
@@ -91,7 +102,7 @@ class Agent:
         self.station.last_tx = time.ticks_ms()
 
     def on_online(self):
-        for h in self._online_hooks:
+        for h in self.on_online_hooks:
             h()
 
     def on_config_change(self, var):

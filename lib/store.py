@@ -65,6 +65,11 @@ class Store:
         self._d[key] = value
         self.flush()
 
+    def update(self, d):
+        """Several keys in one flash write."""
+        self._d.update(d)
+        self.flush()
+
     def remove(self, key):
         if key in self._d:
             del self._d[key]

@@ -16,6 +16,7 @@ BOOL = const(4)
 OBJ = const(5)    # arg: tuple of fields
 ENUM = const(6)   # arg: tuple of allowed strings
 ANY = const(7)    # any JSON object (customData-like)
+VAL = const(8)    # a JSON number, boolean or string
 ARR = const(16)   # list of the type above
 REQ = const(32)
 
@@ -96,6 +97,9 @@ def _one(v, t, arg, p):
         if type(v) is not dict:
             raise Invalid("TypeConstraintViolation", "%s must be an object" % p)
         check(v, arg, p + ".")
+    elif t == VAL:
+        if type(v) not in (int, float, bool, str):
+            raise Invalid("TypeConstraintViolation", "%s must be a number, boolean or string" % p)
     elif t == ANY:
         if type(v) is not dict:
             raise Invalid("TypeConstraintViolation", "%s must be an object" % p)

@@ -1,0 +1,38 @@
+"""Helpers for the diagnostics host tests."""
+from conftest import result_checksum
+
+
+def start(csms, station, req_id, *tests, **kw):
+    body = {"requestId": req_id, "test": [
+        {"testId": t[0], **({"parameter": [{"name": k, "value": v} for k, v in t[1].items()]}
+                            if len(t) > 1 and t[1] else {})} for t in tests]}
+    body.update(kw)
+    return csms.call(station, "StartDiagnostics", body)
+
+
+def results(csms, station, n, after=0, timeout=20, action="NotifyDiagnosticsResult", pred=None):
+    """The next n results (checksums verified), in arrival order."""
+    out = []
+    while len(out) < n:
+        rec = csms.wait_for(action, station=station, after=after, timeout=timeout,
+                            predicate=(lambda r: pred(r["payload"]["result"])) if pred else None)
+        after = rec["index"] + 1
+        r = rec["payload"]["result"]
+        assert r["checksum"] == result_checksum(r), r
+        out.append(r)
+    return out
+
+
+def statuses(csms, station, req_id):
+    return [r["payload"]["status"] for r in csms.messages(station=station, action="NotifyDiagnosticsStatus")
+            if r["payload"]["requestId"] == req_id]
+
+
+def wait_status(csms, station, req_id, status, timeout=15):
+    return csms.wait_for("NotifyDiagnosticsStatus", station=station, timeout=timeout,
+                         predicate=lambda r: r["payload"]["requestId"] == req_id
+                         and r["payload"]["status"] == status)
+
+
+def meas(result):
+    return {m["name"]: m for m in result.get("measurement", [])}

@@ -1,0 +1,63 @@
+"""Diagnostics catalog: discovery through the native message (in parts) and
+through the device model (GetBaseReport / GetVariables)."""
+from conftest import wait_booted  # noqa: F401
+
+
+def collect(csms, station, action, request_id, key="requestId", timeout=15):
+    parts, after = [], 0
+    while True:
+        rec = csms.wait_for(action, station=station, after=after, timeout=timeout,
+                            predicate=lambda r: r["payload"].get(key) == request_id)
+        parts.append(rec["payload"])
+        after = rec["index"] + 1
+        if not rec["payload"].get("tbc"):
+            return parts
+
+
+def test_catalog_in_parts(csms, agent):
+    res = csms.call(agent.station, "GetDiagnosticsCatalog", {"requestId": 5})
+    assert res["status"] == "Accepted"
+    parts = collect(csms, agent.station, "NotifyDiagnosticsCatalog", 5)
+    assert [p["seqNo"] for p in parts] == list(range(len(parts)))
+    tests = {t["testId"]: t for p in parts for t in p["test"]}
+    assert set(tests) >= {"memory", "flash", "health", "noop"}
+    mem = tests["memory"]
+    assert mem["testType"] == "SelfTest"
+    params = {p["name"]: p for p in mem["parameter"]}
+    assert params["minFreeBytes"]["dataType"] == "integer"
+    assert params["minFreeBytes"]["unit"] == "B"
+    assert params["minFreeBytes"]["defaultValue"] == 8192
+    assert {m["name"] for m in mem["expectedOutcome"]["measurement"]} >= {"freeHeap", "largestBlock"}
+    assert "Passed" in mem["expectedOutcome"]["verdicts"]
+    fl = tests["flash"]["constraints"]
+    assert fl["exclusiveResources"] == ["flash"] and fl["minInterval"] == 5
+    assert tests["health"]["testType"] == "HealthCheck"
+    assert tests["noop"]["parameter"][1]["allowedValues"] == ["Passed", "Failed", "Error"]
+
+
+def test_catalog_filters(csms, agent):
+    res = csms.call(agent.station, "GetDiagnosticsCatalog", {"requestId": 6, "testType": ["HealthCheck"]})
+    assert res["status"] == "Accepted"
+    parts = collect(csms, agent.station, "NotifyDiagnosticsCatalog", 6)
+    assert [t["testId"] for p in parts for t in p["test"]] == ["health"]
+    res = csms.call(agent.station, "GetDiagnosticsCatalog", {"requestId": 7, "testId": ["nope"]})
+    assert res["status"] == "EmptyResultSet"
+    res = csms.call(agent.station, "GetDiagnosticsCatalog", {"requestId": 8, "testType": ["SecurityTest"]})
+    assert res["status"] == "EmptyResultSet"
+
+
+def test_catalog_in_device_model(csms, agent):
+    res = csms.call(agent.station, "GetReport", {"requestId": 9, "componentVariable": [
+        {"component": {"name": "DiagnosticTest"}}, {"component": {"name": "DiagnosticsCtrlr"}}]})
+    assert res["status"] == "Accepted"
+    items = [d for p in collect(csms, agent.station, "NotifyReport", 9) for d in p["reportData"]]
+    byname = {}
+    for d in items:
+        byname[(d["component"]["name"], d["component"].get("instance"), d["variable"]["name"])] = d
+    assert byname[("DiagnosticTest", "memory", "TestType")]["variableAttribute"][0]["value"] == "SelfTest"
+    assert "minFreeBytes:integer[0..16777216]=8192" in \
+        byname[("DiagnosticTest", "memory", "Parameters")]["variableAttribute"][0]["value"]
+    iv = byname[("DiagnosticTest", "flash", "Interval")]
+    assert iv["variableAttribute"][0]["mutability"] == "ReadWrite"
+    assert byname[("DiagnosticsCtrlr", None, "Enabled")]["variableAttribute"][0]["value"] == "true"
+    assert ("DiagnosticsCtrlr", None, "HealthCheckInterval") in byname

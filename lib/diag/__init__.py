@@ -1,0 +1,38 @@
+# The diagnostics model: tests the station offers (diag/tests/, one module each),
+# how they run (runner), where results go (journal, delivery) and how the CSMS
+# reaches them (diag/ops/: native messages, DataTransfer, CustomTrigger, GetLog).
+
+_OPS = (
+    ("GetDiagnosticsCatalog", "diag.ops.get_diagnostics_catalog"),
+    ("StartDiagnostics", "diag.ops.start_diagnostics"),
+    ("CancelDiagnostics", "diag.ops.cancel_diagnostics"),
+    ("GetDiagnosticsResults", "diag.ops.get_diagnostics_results"),
+    ("DataTransfer", "diag.ops.data_transfer"),
+    ("GetLog", "diag.ops.get_log"),
+)
+
+
+def install(agent):
+    from diag.diagnostics import Diagnostics
+    from diag import components
+    d = Diagnostics(agent)
+    agent.diag = d
+    for action, mod in _OPS:
+        agent.rpc.on(action, mod)
+    components.install(agent)
+    agent.triggers["CustomTrigger"] = _custom_trigger
+    agent.on_online_hooks.append(d.on_online)
+    agent.startup_hooks.append(_startup)
+
+
+def _custom_trigger(agent, p):
+    from diag.ops import custom_trigger
+    return custom_trigger.handle(agent, p)
+
+
+async def _startup(agent):
+    from diag import scheduler
+    d = agent.diag
+    if agent.dm.get("DiagnosticsCtrlr", "StartupTiming") == "BeforeBoot":
+        d.run_startup()
+    await scheduler.run(agent)

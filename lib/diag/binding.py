@@ -1,0 +1,29 @@
+# How the station's diagnostics notifications reach the CSMS: as the proposed native
+# actions, or inside DataTransfer for a CSMS that only speaks plain OCPP 2.1.
+# A request's notifications use the binding it arrived on; the station's own runs
+# use native messages until the CSMS answers NotImplemented/NotSupported, then
+# DataTransfer from then on.
+from ocpp.rpc import CallError
+
+NATIVE = "native"
+DATA_TRANSFER = "dataTransfer"
+
+
+async def notify(agent, action, payload, via=None):
+    d = agent.diag
+    via = via or d.binding
+    if via == NATIVE:
+        try:
+            return await agent.rpc.call(action, payload)
+        except CallError as e:
+            if e.code not in ("NotImplemented", "NotSupported"):
+                raise
+            import log
+            log.info("diag: CSMS has no %s; using DataTransfer from now on", action)
+            d.binding = DATA_TRANSFER
+    res = await agent.rpc.call("DataTransfer", {"vendorId": d.vendor_id, "messageId": action,
+                                                "data": payload})
+    if res.get("status") != "Accepted":
+        raise CallError("Rejected", "DataTransfer %s: %s" % (action, res.get("status")))
+    data = res.get("data")
+    return data if type(data) is dict else {}

@@ -1,0 +1,112 @@
+# The diagnostics model's state on the station: the tests it offers, the runner,
+# the results journal and the delivery of results to the CSMS.
+import asyncio
+
+import log
+from diag import binding
+from diag.journal import Journal
+from diag.registry import Registry
+from diag.runner import Runner
+from ocpp.rpc import CallError, Offline
+
+
+class Diagnostics:
+    def __init__(self, agent):
+        cfg = agent.cfg
+        self.agent = agent
+        self.vendor_id = cfg.get("diagVendorId") or "org.openchargealliance.diagnostics"
+        self.binding = binding.NATIVE
+        self.via = None  # binding of the CALL being handled right now
+        self.registry = Registry(cfg.get("diagTests"))
+        self.journal = Journal(agent.store.dir)
+        self.runner = Runner(agent)
+        st = agent.store
+        self.last = st.get("diag/last") or {}  # testId -> [verdict, endTime, resultId, health]
+        self.event_seq = st.get("diag/eventSeq", 0)
+        top = max([v[2] for v in self.last.values()] or [0])
+        self._next = max(self.journal.last_id, top) + 1
+        self._wake = asyncio.Event()
+        self._delivering = False
+        self.booted = False
+
+    def next_result_id(self):
+        rid = self._next
+        self._next += 1
+        return rid
+
+    def remember(self, tid, verdict, when, rid, health):
+        self.last[tid] = [verdict, when, rid, health]
+        self.agent.store.update({"diag/last": self.last, "diag/eventSeq": self.event_seq})
+
+    def wake(self):
+        self._wake.set()
+        if not self._delivering and self.agent.station.boot_status == "Accepted" and self.agent.rpc.online:
+            self.agent.spawn(self.deliver())
+
+    def tests_of_type(self, ttype):
+        return [t for t, ty in self.registry.index if ty == ttype]
+
+    def start_internal(self, tid, params, requestor, trigger):
+        """A run the station decides on (schedule, start-up, health interval,
+        CustomTrigger). A refusal is journaled as a Skipped result."""
+        r = self.runner
+        try:
+            coro = r.start(None, requestor, trigger, [{"testId": tid, "parameter": params}])
+        except Exception as e:
+            code = getattr(e, "code", "Exception")
+            info = getattr(e, "info", str(e))
+            log.info("diag: %s run of %s skipped: %s", trigger, tid, info)
+            if self.registry.type_of(tid):
+                r.skip(tid, {}, requestor, trigger, None, code, info)
+            return None
+        return self.agent.spawn(coro)
+
+    async def deliver(self):
+        """Send pending results in order until none is left or the link is lost.
+        At-least-once: a result is acknowledged in the journal only after the CSMS
+        answered; a repeat after a reconnect carries the same resultId."""
+        if self._delivering:
+            return
+        self._delivering = True
+        j = self.journal
+        try:
+            while True:
+                while not j.pending:
+                    self._wake.clear()
+                    await self._wake.wait()
+                rid = j.pending[0]
+                r = j.get(rid)
+                if r is None:
+                    log.warn("diag: result %d missing from the journal", rid)
+                    j.pending.remove(rid)
+                    continue
+                try:
+                    await binding.notify(self.agent, "NotifyDiagnosticsResult", {"result": r},
+                                         self.runner.via.get(r.get("requestId")))
+                except asyncio.TimeoutError:
+                    await asyncio.sleep(1)
+                    continue
+                except CallError as e:
+                    # Refused by the CSMS: resending the same bytes cannot succeed.
+                    log.warn("diag: result %d refused by the CSMS: %s %s", rid, e.code, e.desc)
+                r = None
+                j.ack(rid)
+        except Offline:
+            pass
+        finally:
+            self._delivering = False
+
+    def on_online(self):
+        if not self.booted:
+            self.booted = True
+            if self.agent.dm.get("DiagnosticsCtrlr", "StartupTiming") == "AfterBoot":
+                self.run_startup()
+        self._wake.set()
+        self.agent.spawn(self.deliver())
+
+    def run_startup(self):
+        ids = self.agent.dm.get("DiagnosticsCtrlr", "StartupTests") or ""
+        for tid in ids.split(","):
+            tid = tid.strip()
+            if tid:
+                self.start_internal(tid, None, "StartUp", "StartUp")

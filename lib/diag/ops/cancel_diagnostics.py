@@ -1,0 +1,10 @@
+# CancelDiagnostics: the running test ends Aborted, the ones not started Skipped,
+# then NotifyDiagnosticsStatus Cancelled.
+from diag.ops.shapes import CANCEL as REQ
+
+
+def handle(agent, p):
+    if agent.diag.runner.cancel(p["requestId"]):
+        return {"status": "Accepted"}
+    return {"status": "Rejected", "statusInfo": {"reasonCode": "UnknownRequest",
+                                                 "additionalInfo": "no request %d is running" % p["requestId"]}}

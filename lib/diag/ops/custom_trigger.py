@@ -1,0 +1,48 @@
+# TriggerMessage CustomTrigger (OCPP 2.1): "HealthCheck" runs the health check,
+# "SelfTest" every self test, a testId that test. Parameter values may ride in the
+# request's customData under our vendorId and are checked exactly as for
+# StartDiagnostics: this is what plain OCPP 2.1 triggers lack.
+from diag.params import Refused
+from ocpp.check import ARR, Invalid, OBJ, check
+
+
+def handle(agent, p):
+    d = agent.diag
+    name = p.get("customTrigger")
+    if name == "HealthCheck":
+        ids = d.tests_of_type("HealthCheck")
+    elif name == "SelfTest":
+        ids = d.tests_of_type("SelfTest")
+    elif name and d.registry.type_of(name):
+        ids = [name]
+    else:
+        return {"status": "NotImplemented"}
+    params = None
+    cd = p.get("customData")
+    if cd and cd.get("vendorId") == d.vendor_id and "parameter" in cd:
+        from diag.ops.shapes import PARAM_VALUE
+        try:
+            check({"parameter": cd["parameter"]}, (("parameter", ARR | OBJ, PARAM_VALUE),))
+        except Invalid as e:
+            return _rejected("InvalidParameter", str(e))
+        if len(ids) != 1:
+            return _rejected("AmbiguousParameters", "parameters need a trigger naming one test")
+        params = cd["parameter"]
+    tests = [{"testId": t, "parameter": params} for t in ids]
+    try:
+        d.runner.plan(tests)  # refuse bad parameters now, naming them
+    except Refused as e:
+        return _rejected(e.code, e.info)
+    return {"status": "Accepted"}, _run(agent, tests)
+
+
+def _rejected(code, info):
+    return {"status": "Rejected", "statusInfo": {"reasonCode": code[:20], "additionalInfo": info[:1024]}}
+
+
+async def _run(agent, tests):
+    d = agent.diag
+    for t in tests:
+        task = d.start_internal(t["testId"], t["parameter"], "CSMS", "CustomTrigger")
+        if task is not None:
+            await task

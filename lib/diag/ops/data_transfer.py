@@ -1,0 +1,39 @@
+# DataTransfer: the compatibility binding. With our vendorId, messageId names a
+# diagnostics action and data carries its request payload; the answer's data is
+# that action's response. Checked exactly like the native message.
+import sys
+
+from diag import binding
+from ocpp.check import ANY, Invalid, STR, REQ, check
+
+REQ = (("vendorId", STR | REQ, 255), ("messageId", STR, 50), ("data", ANY, None))
+
+_ACTIONS = ("GetDiagnosticsCatalog", "StartDiagnostics", "CancelDiagnostics", "GetDiagnosticsResults")
+
+
+def handle(agent, p):
+    d = agent.diag
+    if p["vendorId"] != d.vendor_id:
+        return {"status": "UnknownVendorId"}
+    mid = p.get("messageId")
+    if mid not in _ACTIONS:
+        return {"status": "UnknownMessageId"}
+    name = agent.rpc.handlers[mid]
+    if name not in sys.modules:
+        __import__(name)
+    mod = sys.modules[name]
+    data = p.get("data")
+    try:
+        check(data if data is not None else {}, mod.REQ)
+    except Invalid as e:
+        return {"status": "Rejected", "statusInfo": {"reasonCode": e.code[:20], "additionalInfo": str(e)}}
+    d.via = binding.DATA_TRANSFER
+    try:
+        res = mod.handle(agent, data)
+    finally:
+        d.via = None
+    after = None
+    if type(res) is tuple:
+        res, after = res
+    out = {"status": "Accepted", "data": res}
+    return (out, after) if after is not None else out

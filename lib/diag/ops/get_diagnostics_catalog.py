@@ -1,0 +1,33 @@
+# GetDiagnosticsCatalog: answered at once; the descriptors follow as
+# NotifyDiagnosticsCatalog parts, built one test at a time.
+import clock
+from diag import binding
+from diag.ops.shapes import GET_CATALOG as REQ
+
+_PER_PART = 2
+
+
+def handle(agent, p):
+    d = agent.diag
+    types = p.get("testType")
+    ids = p.get("testId")
+    sel = [t for t, ty in d.registry.index if (not types or ty in types) and (not ids or t in ids)]
+    if not sel:
+        return {"status": "EmptyResultSet"}
+    return {"status": "Accepted"}, _send(agent, p["requestId"], sel, d.via)
+
+
+async def _send(agent, req_id, sel, via):
+    import log
+    reg = agent.diag.registry
+    seq = 0
+    try:
+        for i in range(0, len(sel), _PER_PART):
+            part = [reg.descriptor(t) for t in sel[i:i + _PER_PART]]
+            await binding.notify(agent, "NotifyDiagnosticsCatalog", {
+                "requestId": req_id, "generatedAt": clock.iso(), "seqNo": seq,
+                "tbc": i + _PER_PART < len(sel), "test": part}, via)
+            part = None
+            seq += 1
+    except Exception as e:
+        log.exc(e, "diag: catalog %d aborted after %d parts" % (req_id, seq))

@@ -1,0 +1,69 @@
+# GetLog with logType DiagnosticsLog: the results journal is uploaded to the given
+# HTTP(S) location, with LogStatusNotification Uploading -> Uploaded / UploadFailure.
+# Other log types are not kept by this station.
+from ocpp.check import ENUM, INT, OBJ, REQ, STR
+
+REQ = (("log", OBJ | REQ, (("remoteLocation", STR | REQ, 2000), ("oldestTimestamp", STR, 40),
+                           ("latestTimestamp", STR, 40))),
+       ("logType", ENUM | REQ, ("DiagnosticsLog", "SecurityLog", "DataCollectorLog")),
+       ("requestId", INT | REQ, None),
+       ("retries", INT, (0, 100)),
+       ("retryInterval", INT, (0, 86400)))
+
+_upload = [None]  # the task of the upload under way
+
+
+def handle(agent, p):
+    if p["logType"] != "DiagnosticsLog":
+        return {"status": "Rejected", "statusInfo": {"reasonCode": "UnsupportedLogType"}}
+    loc = p["log"]["remoteLocation"]
+    if not (loc.startswith("http://") or loc.startswith("https://")):
+        return {"status": "Rejected", "statusInfo": {"reasonCode": "UnsupportedProtocol",
+                                                     "additionalInfo": "FileTransferProtocols: HTTP,HTTPS"}}
+    import clock
+    name = "diagnostics-%s-%s.ndjson" % (agent.cfg["stationId"], clock.iso().replace(":", ""))
+    status = "Accepted"
+    old = _upload[0]
+    if old is not None:
+        # N01.FR.12: a new request cancels the upload under way.
+        old.cancel()
+        status = "AcceptedCanceled"
+    return {"status": status, "filename": name}, _run(agent, p, name)
+
+
+async def _run(agent, p, name):
+    import asyncio
+    import log
+    from diag import upload
+    from ocpp.rpc import CallError, Offline
+    _upload[0] = asyncio.current_task()
+    req = p["requestId"]
+
+    async def status(s, info=None):
+        m = {"status": s, "requestId": req}
+        if info:
+            m["statusInfo"] = {"reasonCode": info[0], "additionalInfo": info[1][:1024]}
+        try:
+            await agent.rpc.call("LogStatusNotification", m)
+        except (CallError, Offline, asyncio.TimeoutError) as e:
+            log.warn("LogStatusNotification %s not delivered: %s", s, e)
+
+    tries = 1 + p.get("retries", 1)
+    try:
+        for attempt in range(tries):
+            await status("Uploading")
+            try:
+                n = await upload.post(agent, p["log"], name)
+                log.info("GetLog %d: %d bytes uploaded", req, n)
+                await status("Uploaded")
+                return
+            except Exception as e:
+                err = " ".join(str(e).split()) or type(e).__name__
+                log.warn("GetLog %d: upload failed: %s", req, err)
+                if attempt + 1 == tries:
+                    await status("UploadFailure", ("UploadFailed", err))
+                    return
+            await asyncio.sleep(p.get("retryInterval", 5))
+    finally:
+        if _upload[0] is asyncio.current_task():
+            _upload[0] = None

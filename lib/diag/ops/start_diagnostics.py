@@ -1,0 +1,37 @@
+# StartDiagnostics: parameters and constraints are checked before anything starts;
+# a refusal names the test and parameter. With a schedule the tests are scheduled
+# (DiagnosticTest.Interval) instead of run now.
+from diag.ops.shapes import START as REQ
+from diag.params import Refused
+
+
+def handle(agent, p):
+    d = agent.diag
+    r = d.runner
+    try:
+        if "schedule" in p:
+            return _schedule(agent, p)
+        coro = r.start(p["requestId"], p.get("requestor") or "CSMS", "OnDemand", p["test"],
+                       p.get("stopOnFailure", False), d.via)
+    except Refused as e:
+        from diag.runner import Busy
+        return {"status": "Busy" if isinstance(e, Busy) else "Rejected",
+                "statusInfo": {"reasonCode": e.code, "additionalInfo": e.info[:1024]}}
+    return {"status": "Accepted"}, coro
+
+
+def _schedule(agent, p):
+    from diag import scheduler
+    import clock
+    s = p["schedule"]
+    plan = agent.diag.runner.plan(p["test"])  # validates; raises Refused
+    start = s.get("startTime")
+    if start is not None:
+        try:
+            clock.parse(start)
+        except (ValueError, IndexError):
+            raise Refused("InvalidSchedule", "schedule.startTime is not a dateTime")
+    from diag.params import as_list
+    for tid, vals in plan:
+        scheduler.set_schedule(agent, tid, s["interval"], as_list(vals) or None, start)
+    return {"status": "Accepted"}

@@ -1,0 +1,100 @@
+# The tests a station offers. Each test is one module in diag/tests/; its file name
+# is its testId. Modules are imported only to describe or run a test and dropped
+# again afterwards, so the catalog costs RAM for one test at a time.
+import os
+import sys
+
+import log
+
+_PKG = "diag.tests."
+
+
+def _listing():
+    # Filesystem or ROMFS deploys: list the package directory on sys.path.
+    names = []
+    for base in sys.path:
+        try:
+            entries = os.listdir((base or ".") + "/diag/tests")
+        except OSError:
+            continue
+        for n in entries:
+            if n.startswith("_"):
+                continue
+            if n.endswith(".py"):
+                n = n[:-3]
+            elif n.endswith(".mpy"):
+                n = n[:-4]
+            else:
+                continue
+            if n not in names:
+                names.append(n)
+    return names
+
+
+class Registry:
+    def __init__(self, only=None):
+        """only: explicit test ids (config "diagTests"), e.g. for frozen firmware
+        where the package directory cannot be listed."""
+        self.index = []  # [(testId, testType)], sorted by id
+        self.busy = {}  # testId -> number of runs holding the module
+        for tid in sorted(only or _listing()):
+            try:
+                m = self.load(tid)
+                self.index.append((tid, m.TYPE))
+            except Exception as e:
+                log.exc(e, "diag: test module %s unusable" % tid)
+            finally:
+                self.unload(tid)
+
+    def ids(self):
+        return [t for t, _ in self.index]
+
+    def type_of(self, tid):
+        for t, ty in self.index:
+            if t == tid:
+                return ty
+        return None
+
+    def load(self, tid):
+        name = _PKG + tid
+        m = sys.modules.get(name)
+        if m is None:
+            __import__(name)
+            m = sys.modules[name]
+        return m
+
+    def unload(self, tid):
+        if not self.busy.get(tid):
+            name = _PKG + tid
+            if name in sys.modules:
+                del sys.modules[name]
+
+    def descriptor(self, tid):
+        """DiagnosticTestDescriptorType, built on demand."""
+        from diag.params import describe
+        m = self.load(tid)
+        try:
+            states, intrusive, resources, timeout, min_iv, network = m.CONSTRAINTS
+            c = {"intrusive": intrusive, "timeout": timeout, "minInterval": min_iv, "needsNetwork": network}
+            if states:
+                c["allowedStates"] = list(states)
+            if resources:
+                c["exclusiveResources"] = list(resources)
+            out = {"verdicts": list(m.VERDICTS), "description": m.OUTCOME}
+            if m.MEASURES:
+                ms = []
+                for name, unit, limit in m.MEASURES:
+                    d = {"name": name}
+                    if unit:
+                        d["unit"] = unit
+                    if limit:
+                        d["limit"] = limit
+                    ms.append(d)
+                out["measurement"] = ms
+            d = {"testId": tid, "testType": m.TYPE, "version": m.VERSION,
+                 "description": m.DESCRIPTION, "constraints": c, "expectedOutcome": out}
+            if m.PARAMS:
+                d["parameter"] = [describe(p) for p in m.PARAMS]
+            return d
+        finally:
+            self.unload(tid)

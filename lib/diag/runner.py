@@ -1,0 +1,244 @@
+# Runs tests: each request is an asyncio task running its tests in order; each test
+# runs under its own timeout, holds its exclusive resources, and ends in exactly one
+# journaled result whatever happens inside it (exception, MemoryError, timeout,
+# cancel). Constraints are checked before a test starts; parameters before the
+# request is accepted.
+import asyncio
+import gc
+import time
+
+import clock
+import log
+from diag import binding, events, result
+from diag.params import Refused, resolve
+from ocpp.rpc import CallError, Offline
+
+VERDICTS = ("Passed", "Failed", "Inconclusive", "Error", "Aborted", "TimedOut", "Skipped")
+_FAILURES = ("Failed", "Error", "TimedOut", "Aborted")
+
+
+class Busy(Refused):
+    pass
+
+
+class Runner:
+    def __init__(self, agent):
+        self.agent = agent
+        self.runs = {}  # requestId -> task
+        self.via = {}  # requestId -> binding its notifications use
+        self.running = 0  # tests running now
+        self.active = 0  # requests accepted and not finished (MaxConcurrentRuns)
+        self.locks = {}  # resource -> testId holding it
+        self.started = {}  # testId -> ticks_ms of its last start (minInterval)
+        self.stall = None  # benchmark hook: object with .reset() and .max_ms
+
+    # --- checks ---------------------------------------------------------------
+    def plan(self, tests):
+        """[{testId, parameter}] -> [(testId, values)]; raises Refused."""
+        reg = self.agent.diag.registry
+        out = []
+        for t in tests:
+            tid = t["testId"]
+            if reg.type_of(tid) is None:
+                raise Refused("UnknownTest", "test %s: not offered by this station" % tid)
+            m = reg.load(tid)
+            try:
+                out.append((tid, resolve(m.PARAMS, t.get("parameter"))))
+            except Refused as e:
+                e.info = "test %s, %s" % (tid, e.info)
+                raise
+            finally:
+                reg.unload(tid)
+        return out
+
+    def check(self, tid, m, own=0):
+        """Raise Refused / Busy when the test may not start now. `own`: 1 when the
+        asking request is itself one of the active ones."""
+        a = self.agent
+        dm = a.dm
+        if dm.get("DiagnosticsCtrlr", "Enabled") != "true":
+            raise Refused("Disabled", "diagnostics are disabled (DiagnosticsCtrlr.Enabled)")
+        c = dm.component("DiagnosticTest", tid)
+        if c and dm.value(c, c.find("Enabled")) != "true":
+            raise Refused("TestDisabled", "test %s is disabled (DiagnosticTest.Enabled)" % tid)
+        states, intrusive, resources, timeout, min_iv, network = m.CONSTRAINTS
+        if states or intrusive:
+            allowed = states or ("Available", "Unavailable", "Faulted")
+            for e, n in a.connectors():
+                s = a.connector_status(e, n)
+                if s not in allowed:
+                    raise Refused("StateNotAllowed", "test %s: connector %d/%d is %s" % (tid, e, n, s))
+        if network and not a.rpc.online:
+            raise Refused("NoNetwork", "test %s needs the network" % tid)
+        last = self.started.get(tid)
+        if last is not None and min_iv:
+            left = min_iv * 1000 - time.ticks_diff(time.ticks_ms(), last)
+            if left > 0:
+                raise Refused("MinInterval", "test %s: minimum interval %d s, %d s left"
+                              % (tid, min_iv, (left + 999) // 1000))
+        for r in resources:
+            if r in self.locks:
+                raise Busy("ResourceBusy", "test %s: %s in use by %s" % (tid, r, self.locks[r]))
+        most = dm.get_int("DiagnosticsCtrlr", "MaxConcurrentRuns", None, 2)
+        if self.active - own >= most:
+            raise Busy("MaxConcurrent", "%d runs active (MaxConcurrentRuns %d)" % (self.active, most))
+
+    # --- requests -------------------------------------------------------------
+    def start(self, req_id, requestor, trigger, tests, stop_on_failure=False, via=None):
+        """Validate everything, then return the coroutine that runs the request
+        (to be started once the response is out). Raises Refused / Busy."""
+        if req_id is not None and req_id in self.runs:
+            raise Refused("DuplicateRequest", "request %d is still running" % req_id)
+        plan = self.plan(tests)
+        reg = self.agent.diag.registry
+        for i, (tid, _) in enumerate(plan):
+            m = reg.load(tid)
+            try:
+                if i == 0:
+                    self.check(tid, m)
+                elif self.agent.dm.get("DiagnosticsCtrlr", "Enabled") != "true":
+                    raise Refused("Disabled", "diagnostics are disabled")
+            finally:
+                reg.unload(tid)
+        if req_id is not None:
+            self.via[req_id] = via
+            self.runs[req_id] = None  # reserved until the task exists
+        self.active += 1
+        return self._request(req_id, requestor, trigger, plan, stop_on_failure, via)
+
+    def cancel(self, req_id):
+        t = self.runs.get(req_id)
+        if t is None:
+            return False
+        t.cancel()
+        return True
+
+    async def _request(self, req_id, requestor, trigger, plan, stop, via):
+        if req_id is not None:
+            self.runs[req_id] = asyncio.current_task()
+        total = len(plan)
+        done = 0  # tests with a result
+        failed = False
+        final = "Finished"
+        try:
+            for tid, vals in plan:
+                if failed and stop:
+                    self.skip(tid, vals, requestor, trigger, req_id, "StopOnFailure",
+                              "an earlier test of this request failed")
+                else:
+                    await self._status(req_id, "Running", via, tid, done, total)
+                    # From here on the test writes its own result, even when cancelled.
+                    done += 1
+                    v = await self.run_one(tid, vals, requestor, trigger, req_id, done > 1)
+                    failed = failed or v in _FAILURES
+                    continue
+                done += 1
+        except asyncio.CancelledError:
+            for tid, vals in plan[done:]:
+                self.skip(tid, vals, requestor, trigger, req_id, "Cancelled", "request cancelled")
+            done = total
+            final = "Cancelled"
+        finally:
+            # Free the slot before the last notification: the CSMS may start the
+            # next request as soon as it reads it.
+            self.active -= 1
+            if req_id is not None:
+                self.runs.pop(req_id, None)
+        await self._status(req_id, final, via, None, done, total)
+
+    async def _status(self, req_id, status, via, tid, done, total):
+        if req_id is None:
+            return
+        p = {"requestId": req_id, "status": status, "timestamp": clock.iso(),
+             "completed": done, "total": total}
+        if tid:
+            p["testId"] = tid
+        try:
+            await binding.notify(self.agent, "NotifyDiagnosticsStatus", p, via)
+        except (CallError, Offline, asyncio.TimeoutError) as e:
+            # Progress is advisory; results are what must arrive, and they are journaled.
+            log.info("diag: status %s for request %d not delivered: %s", status, req_id, e)
+
+    # --- one test -------------------------------------------------------------
+    async def run_one(self, tid, vals, requestor, trigger, req_id=None, check=True):
+        d = self.agent.diag
+        reg = d.registry
+        m = reg.load(tid)
+        reg.busy[tid] = reg.busy.get(tid, 0) + 1
+        ctx = result.Ctx(self.agent, vals)
+        start = clock.iso()
+        resources = m.CONSTRAINTS[2]
+        locked = False
+        cancelled = None
+        t0 = time.ticks_ms()
+        try:
+            if check:
+                try:
+                    self.check(tid, m, 1)
+                except Refused as e:
+                    ctx.fail(e.code, e.info)
+                    verdict = "Skipped"
+                    return self._record(tid, m.TYPE, vals, requestor, trigger, req_id, start, verdict, ctx)
+            for r in resources:
+                self.locks[r] = tid
+            locked = True
+            self.running += 1
+            self.started[tid] = t0
+            if self.stall:
+                self.stall.reset()
+            try:
+                verdict = await asyncio.wait_for(m.run(ctx), m.CONSTRAINTS[3])
+                if verdict not in VERDICTS:
+                    ctx.fail("BadVerdict", "test returned %r" % (verdict,))
+                    verdict = "Error"
+            except asyncio.TimeoutError:
+                verdict = "TimedOut"
+                ctx.fail("Timeout", "no verdict within %d s" % m.CONSTRAINTS[3])
+            except asyncio.CancelledError as e:
+                verdict = "Aborted"
+                ctx.fail("Cancelled", "cancelled while running")
+                cancelled = e
+            except MemoryError:
+                ctx.meas = []
+                gc.collect()
+                verdict = "Error"
+                ctx.fail("OutOfMemory", "MemoryError inside the test")
+            except Exception as e:
+                verdict = "Error"
+                ctx.fail("Exception", "%s: %s" % (type(e).__name__, e))
+            ms = time.ticks_diff(time.ticks_ms(), t0)
+            log.info("diag: %s %s in %d ms%s", tid, verdict, ms,
+                     " (loop stall %d ms)" % self.stall.max_ms if self.stall else "")
+            self._record(tid, m.TYPE, vals, requestor, trigger, req_id, start, verdict, ctx)
+        finally:
+            if locked:
+                self.running -= 1
+                for r in resources:
+                    if self.locks.get(r) == tid:
+                        del self.locks[r]
+            reg.busy[tid] -= 1
+            reg.unload(tid)
+        if cancelled:
+            raise cancelled
+        return verdict
+
+    def skip(self, tid, vals, requestor, trigger, req_id, code, info):
+        ctx = result.Ctx(self.agent, vals)
+        ctx.fail(code, info)
+        now = clock.iso()
+        self._record(tid, self.agent.diag.registry.type_of(tid), vals, requestor, trigger, req_id,
+                     now, "Skipped", ctx)
+
+    def _record(self, tid, ttype, vals, requestor, trigger, req_id, start, verdict, ctx):
+        d = self.agent.diag
+        rid = d.next_result_id()
+        r = result.make(rid, tid, ttype, requestor, trigger, vals, start, clock.iso(), verdict, ctx, req_id)
+        d.journal.append(r)
+        prev = d.last.get(tid)
+        state = ctx.health or verdict
+        d.remember(tid, verdict, r["endTime"], rid, ctx.health)
+        if verdict != "Skipped":
+            events.on_result(self.agent, tid, state, prev and (prev[3] or prev[0]),
+                             ctx.reason and ctx.reason[1])
+        d.wake()
+        return verdict

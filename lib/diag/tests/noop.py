@@ -1,0 +1,25 @@
+# Pipeline self check: does nothing for durationMs and reports the outcome asked
+# for. It lets an operator (or a CI of the CSMS) exercise the whole diagnostics path
+# (run, timeout, cancel, error handling, delivery) without touching hardware.
+import asyncio
+
+TYPE = "SelfTest"
+VERSION = "1.0"
+DESCRIPTION = "Diagnostics pipeline check: waits durationMs, then reports the requested outcome"
+PARAMS = (
+    ("durationMs", "integer", "ms", 0, 600000, None, None, True, "how long the run takes"),
+    ("outcome", "enum", None, None, None, ("Passed", "Failed", "Error"), "Passed", False,
+     "Error raises an exception inside the test"),
+)
+CONSTRAINTS = (None, False, (), 3, 0, False)
+MEASURES = (("durationMs", "ms", None),)
+VERDICTS = ("Passed", "Failed", "Error", "TimedOut", "Aborted")
+OUTCOME = "Passed unless another outcome was asked for"
+
+
+async def run(ctx):
+    await asyncio.sleep_ms(ctx.p["durationMs"])
+    ctx.measure("durationMs", ctx.p["durationMs"], "ms")
+    if ctx.p["outcome"] == "Error":
+        raise RuntimeError("requested error")
+    return ctx.p["outcome"]
