@@ -142,7 +142,7 @@ VALID = {
         {"status": "Accepted"},
         {"status": "Rejected", "statusInfo": {"reasonCode": "OutOfRange",
                                               "additionalInfo": "parameter minFreeBytes: 5 outside 1024..1048576"}},
-        {"status": "Busy", "statusInfo": {"reasonCode": "StateNotAllowed"}},
+        {"status": "Busy", "statusInfo": {"reasonCode": "ResourceBusy"}},
     ],
     "CancelDiagnosticsRequest": [{"requestId": 8}],
     "CancelDiagnosticsResponse": [{"status": "Accepted"},
@@ -166,7 +166,7 @@ VALID = {
          "to": "2025-06-02T00:00:00Z", "resultIdFrom": 40, "maxResults": 10},
     ],
     "GetDiagnosticsResultsResponse": [{"status": "Accepted"}, {"status": "EmptyResultSet"},
-                                      {"status": "Rejected", "statusInfo": {"reasonCode": "Busy"}}],
+                                      {"status": "Rejected", "statusInfo": {"reasonCode": "InvalidRange"}}],
 }
 
 

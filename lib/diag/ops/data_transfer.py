@@ -26,7 +26,10 @@ def handle(agent, p):
     try:
         check(data if data is not None else {}, mod.REQ)
     except Invalid as e:
-        return {"status": "Rejected", "statusInfo": {"reasonCode": e.code[:20], "additionalInfo": str(e)}}
+        # The OCPP-J error the native message would get, in additionalInfo
+        # (reasonCode is limited to 20 characters).
+        return {"status": "Rejected", "statusInfo": {"reasonCode": "InvalidPayload",
+                                                     "additionalInfo": "%s: %s" % (e.code, e)}}
     d.via = binding.DATA_TRANSFER
     try:
         res = mod.handle(agent, data)

@@ -1,0 +1,205 @@
+"""Triggers and bindings: schedules, start-up tests, the health check on its
+interval, CustomTrigger, the DataTransfer binding (and the fallback to it),
+NotifyEvent, GetLog upload of the journal."""
+import json
+
+import pytest
+
+from conftest import result_checksum, wait_booted
+from diag_helpers import results, start
+from upload_server import UploadServer
+
+
+def setv(csms, station, comp, var, value, inst=None):
+    c = {"name": comp}
+    if inst:
+        c["instance"] = inst
+    r = csms.call(station, "SetVariables", {"setVariableData": [
+        {"component": c, "variable": {"name": var}, "attributeValue": value}]})
+    return r["setVariableResult"][0]["attributeStatus"]
+
+
+def test_schedule_fires_and_persists(csms, make_agent):
+    a = make_agent(csms)
+    wait_booted(csms, a)
+    assert setv(csms, a.station, "DiagnosticTest", "Interval", "1", "memory") == "Accepted"
+    r1, r2 = results(csms, a.station, 2, timeout=10)
+    assert (r1["trigger"], r1["requestor"], r1["testId"]) == ("Scheduled", "Scheduler", "memory")
+    assert "requestId" not in r1
+    # The schedule survives a restart.
+    a.stop()
+    n = len(csms.messages())
+    a.start()
+    # (r2 may come once more first: at-least-once delivery, same resultId.)
+    (r3,) = results(csms, a.station, 1, after=n, timeout=10, pred=lambda r: r["resultId"] > r2["resultId"])
+    assert r3["trigger"] == "Scheduled"
+    assert setv(csms, a.station, "DiagnosticTest", "Interval", "0", "memory") == "Accepted"
+
+
+def test_start_diagnostics_with_schedule(csms, agent):
+    res = start(csms, agent.station, 5, ("noop", {"durationMs": 10}), schedule={"interval": 1})
+    assert res["status"] == "Accepted"
+    (r,) = results(csms, agent.station, 1, timeout=10)
+    assert r["trigger"] == "Scheduled" and r["parameter"] == [
+        {"name": "durationMs", "value": 10}, {"name": "outcome", "value": "Passed"}]
+    v = csms.call(agent.station, "GetVariables", {"getVariableData": [
+        {"component": {"name": "DiagnosticTest", "instance": "noop"}, "variable": {"name": "Interval"}}]})
+    assert v["getVariableResult"][0]["attributeValue"] == "1"
+    res = start(csms, agent.station, 6, ("noop", {"durationMs": "x"}), schedule={"interval": 1})
+    assert res["status"] == "Rejected" and "durationMs" in res["statusInfo"]["additionalInfo"]
+
+
+@pytest.mark.parametrize("timing", ["BeforeBoot", "AfterBoot"])
+def test_startup_tests(csms, make_agent, timing):
+    a = make_agent(csms, startupTests="memory,flash")
+    wait_booted(csms, a)
+    setv(csms, a.station, "DiagnosticsCtrlr", "StartupTiming", timing)
+    a.stop()
+    n = len(csms.messages())
+    a.start()
+    rs = results(csms, a.station, 2, after=n)
+    assert sorted(r["testId"] for r in rs) == ["flash", "memory"]
+    assert all(r["trigger"] == "StartUp" and r["requestor"] == "StartUp" for r in rs)
+    log = a.log().split("agent CS001 starting")[-1]
+    before_connect = log.split("connected to")[0]
+    if timing == "BeforeBoot":
+        # Ran while the agent was still connecting.
+        assert "diag: memory Passed" in before_connect
+    else:
+        assert "diag: memory" not in before_connect
+
+
+def test_health_check_on_its_interval(csms, agent):
+    assert setv(csms, agent.station, "DiagnosticsCtrlr", "HealthCheckInterval", "1") == "Accepted"
+    r1, r2 = results(csms, agent.station, 2, timeout=10)
+    for r in (r1, r2):
+        assert (r["testId"], r["trigger"], r["requestor"]) == ("health", "HealthCheck", "HealthCheck")
+        assert r["healthStatus"] == "Healthy" and r["verdict"] == "Passed"
+        names = {m["name"] for m in r["measurement"]}
+        assert names == {"freeHeap", "freeFlash", "loopLag", "csmsConnected", "failedSelfTests"}
+    setv(csms, agent.station, "DiagnosticsCtrlr", "HealthCheckInterval", "0")
+
+
+def test_health_degrades_after_failed_self_test(csms, agent):
+    start(csms, agent.station, 1, ("noop", {"durationMs": 0, "outcome": "Failed"}))
+    results(csms, agent.station, 1)
+    n = len(csms.messages())
+    res = csms.call(agent.station, "TriggerMessage", {"requestedMessage": "CustomTrigger",
+                                                      "customTrigger": "HealthCheck"})
+    assert res["status"] == "Accepted"
+    (r,) = results(csms, agent.station, 1, after=n)
+    assert r["trigger"] == "CustomTrigger" and r["healthStatus"] == "Degraded" and r["verdict"] == "Failed"
+    assert "noop" in r["evidence"]
+    ev = csms.wait_for("NotifyEvent", station=agent.station, after=n,
+                       predicate=lambda e: e["payload"]["eventData"][0]["component"].get("instance") == "health")
+    assert ev["payload"]["eventData"][0]["actualValue"] == "Degraded"
+
+
+def test_custom_trigger_with_parameters(csms, agent):
+    vid = "org.openchargealliance.diagnostics"
+    res = csms.call(agent.station, "TriggerMessage", {
+        "requestedMessage": "CustomTrigger", "customTrigger": "memory",
+        "customData": {"vendorId": vid, "parameter": [{"name": "minFreeBytes", "value": 2048}]}})
+    assert res["status"] == "Accepted"
+    (r,) = results(csms, agent.station, 1)
+    assert r["testId"] == "memory" and {"name": "minFreeBytes", "value": 2048} in r["parameter"]
+    res = csms.call(agent.station, "TriggerMessage", {
+        "requestedMessage": "CustomTrigger", "customTrigger": "memory",
+        "customData": {"vendorId": vid, "parameter": [{"name": "minFreeBytes", "value": "x"}]}})
+    assert res["status"] == "Rejected" and "minFreeBytes" in res["statusInfo"]["additionalInfo"]
+    res = csms.call(agent.station, "TriggerMessage", {"requestedMessage": "CustomTrigger",
+                                                      "customTrigger": "noop"})
+    assert res["status"] == "Rejected" and res["statusInfo"]["reasonCode"] == "MissingParameter"
+    res = csms.call(agent.station, "TriggerMessage", {"requestedMessage": "CustomTrigger",
+                                                      "customTrigger": "TeleportTest"})
+    assert res["status"] == "NotImplemented"
+    n = len(csms.messages())
+    res = csms.call(agent.station, "TriggerMessage", {"requestedMessage": "CustomTrigger",
+                                                      "customTrigger": "SelfTest"})
+    assert res["status"] == "Accepted"
+    rs = results(csms, agent.station, 3, after=n)
+    got = {r["testId"]: r for r in rs}
+    assert got["memory"]["verdict"] == "Passed" and got["flash"]["verdict"] == "Passed"
+    # noop cannot run with defaults (durationMs is required): journaled as Skipped.
+    assert got["noop"]["verdict"] == "Skipped"
+    assert got["noop"]["statusInfo"]["reasonCode"] == "MissingParameter"
+
+
+def _dt(csms, station, message_id, data, vid="org.openchargealliance.diagnostics"):
+    return csms.call(station, "DataTransfer", {"vendorId": vid, "messageId": message_id, "data": data})
+
+
+def test_data_transfer_binding(csms, agent):
+    res = _dt(csms, agent.station, "GetDiagnosticsCatalog", {"requestId": 3, "testId": ["memory"]})
+    assert res["status"] == "Accepted" and res["data"] == {"status": "Accepted"}
+    rec = csms.wait_for("DataTransfer", station=agent.station,
+                        predicate=lambda r: r["payload"].get("messageId") == "NotifyDiagnosticsCatalog")
+    assert rec["payload"]["data"]["test"][0]["testId"] == "memory"
+    res = _dt(csms, agent.station, "StartDiagnostics",
+              {"requestId": 4, "test": [{"testId": "memory"}]})
+    assert res["data"]["status"] == "Accepted"
+    rec = csms.wait_for("DataTransfer", station=agent.station,
+                        predicate=lambda r: r["payload"].get("messageId") == "NotifyDiagnosticsResult")
+    r = rec["payload"]["data"]["result"]
+    assert r["requestId"] == 4 and r["checksum"] == result_checksum(r)
+    # Same checks as the native message.
+    res = _dt(csms, agent.station, "StartDiagnostics",
+              {"requestId": 5, "test": [{"testId": "memory", "parameter": [{"name": "minFreeBytes", "value": -5}]}]})
+    assert res["data"]["status"] == "Rejected" and "minFreeBytes" in res["data"]["statusInfo"]["additionalInfo"]
+    res = _dt(csms, agent.station, "StartDiagnostics", {"test": []})
+    assert res["status"] == "Rejected" and res["statusInfo"]["reasonCode"] == "InvalidPayload"
+    assert res["statusInfo"]["additionalInfo"].startswith("OccurrenceConstraintViolation")
+    assert _dt(csms, agent.station, "Nope", {})["status"] == "UnknownMessageId"
+    assert _dt(csms, agent.station, "StartDiagnostics", {}, vid="com.other")["status"] == "UnknownVendorId"
+    assert not csms.messages(station=agent.station, action="NotifyDiagnosticsResult")
+
+
+def test_falls_back_to_data_transfer_for_a_plain_csms(csms, make_agent):
+    from harness import CallErrorReply
+
+    def refuse(station, payload):
+        raise CallErrorReply("NotImplemented", "unknown action")
+
+    for action in ("NotifyDiagnosticsResult", "NotifyDiagnosticsStatus"):
+        csms.add_handler(action, refuse)
+    a = make_agent(csms)
+    wait_booted(csms, a)
+    setv(csms, a.station, "DiagnosticTest", "Interval", "1", "memory")
+    rec = csms.wait_for("DataTransfer", station=a.station, timeout=10,
+                        predicate=lambda r: r["payload"].get("messageId") == "NotifyDiagnosticsResult")
+    assert rec["payload"]["data"]["result"]["testId"] == "memory"
+    setv(csms, a.station, "DiagnosticTest", "Interval", "0", "memory")
+
+
+def test_get_log_uploads_the_journal(csms, agent):
+    srv = UploadServer().start()
+    try:
+        start(csms, agent.station, 1, ("memory",), ("noop", {"durationMs": 0}))
+        sent = results(csms, agent.station, 2)
+        res = csms.call(agent.station, "GetLog", {"logType": "DiagnosticsLog", "requestId": 9,
+                                                  "log": {"remoteLocation": srv.url + "/upload/cs1"}})
+        assert res["status"] == "Accepted" and res["filename"].endswith(".ndjson")
+        up = srv.wait(1)
+        lines = [json.loads(l) for l in up["body"].decode().splitlines()]
+        assert [l["resultId"] for l in lines] == [r["resultId"] for r in sent]
+        assert all(l["checksum"] == result_checksum(l) for l in lines)
+        assert up["headers"]["Content-Type"] == "application/x-ndjson"
+        st = [r["payload"]["status"] for r in csms.messages(station=agent.station, action="LogStatusNotification")]
+        csms.wait_for("LogStatusNotification", station=agent.station,
+                      predicate=lambda r: r["payload"]["status"] == "Uploaded" and r["payload"]["requestId"] == 9)
+        assert st[0] == "Uploading"
+        res = csms.call(agent.station, "GetLog", {"logType": "SecurityLog", "requestId": 10,
+                                                  "log": {"remoteLocation": srv.url}})
+        assert res["status"] == "Rejected"
+        # Upload refused by the server: retried, then UploadFailure.
+        srv.status = 500
+        res = csms.call(agent.station, "GetLog", {"logType": "DiagnosticsLog", "requestId": 11, "retries": 1,
+                                                  "retryInterval": 1, "log": {"remoteLocation": srv.url}})
+        assert res["status"] == "Accepted"
+        rec = csms.wait_for("LogStatusNotification", station=agent.station, timeout=15,
+                            predicate=lambda r: r["payload"]["requestId"] == 11
+                            and r["payload"]["status"] == "UploadFailure")
+        assert "500" in rec["payload"]["statusInfo"]["additionalInfo"]
+        assert srv.attempts >= 3
+    finally:
+        srv.stop()
