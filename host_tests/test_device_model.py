@@ -98,8 +98,8 @@ def test_full_base_report_in_parts(csms, agent):
                  ("SecurityCtrlr", "SecurityProfile"), ("SecurityCtrlr", "BasicAuthPassword")]:
         assert need in names, need
     # No duplicates, and every EVSE and connector has its own instance.
-    keys = [(d["component"]["name"], str(d["component"].get("evse")), d["variable"]["name"],
-             d["variable"].get("instance")) for d in items]
+    keys = [(d["component"]["name"], d["component"].get("instance"), str(d["component"].get("evse")),
+             d["variable"]["name"], d["variable"].get("instance")) for d in items]
     assert len(keys) == len(set(keys))
     conns = {(d["component"]["evse"]["id"], d["component"]["evse"]["connectorId"])
              for d in items if d["component"]["name"] == "Connector"}
@@ -115,8 +115,10 @@ def test_configuration_and_summary_inventory(csms, agent):
     assert items and all(d["variableAttribute"][0]["mutability"] != "ReadOnly" for d in items)
     csms.call(agent.station, "GetBaseReport", {"requestId": 9, "reportBase": "SummaryInventory"})
     items = [d for p in _collect_report(csms, agent.station, 9) for d in p["reportData"]]
-    assert {d["variable"]["name"] for d in items} <= {"AvailabilityState", "Available", "Problem"}
-    assert len(items) == 2 * (1 + 2 + 3) + 1  # station, 2 EVSEs, 3 connectors (+ Problem)
+    assert {d["variable"]["name"] for d in items} <= {"AvailabilityState", "Available", "Problem", "Enabled"}
+    core = [d for d in items if d["component"]["name"] in ("ChargingStation", "EVSE", "Connector")]
+    assert len(core) == 2 * (1 + 2 + 3) + 1  # station, 2 EVSEs, 3 connectors (+ Problem)
+    assert any(d["component"]["name"] == "DiagnosticTest" for d in items)
 
 
 def test_get_report_filters(csms, agent):
@@ -137,7 +139,8 @@ def test_get_report_filters(csms, agent):
     res = csms.call(agent.station, "GetReport", {"requestId": 13, "componentCriteria": ["Available"]})
     assert res["status"] == "Accepted"
     items = [d for p in _collect_report(csms, agent.station, 13) for d in p["reportData"]]
-    assert {d["component"]["name"] for d in items} == {"ChargingStation", "EVSE", "Connector"}
+    assert {d["component"]["name"] for d in items} == {"ChargingStation", "EVSE", "Connector",
+                                                        "DiagnosticsCtrlr"}
 
 
 def test_items_and_bytes_per_message_limits(csms, agent):

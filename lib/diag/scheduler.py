@@ -33,6 +33,9 @@ async def run(agent):
     due = {}  # testId (or "" for the health check) -> ticks_ms of the next run
     while True:
         await asyncio.sleep_ms(1000)
+        if agent.dm.get("DiagnosticsCtrlr", "Enabled") != "true":
+            due.clear()  # no Skipped result every period while disabled
+            continue
         now = time.ticks_ms()
         for tid in d.registry.ids():
             iv = interval(agent, tid)
