@@ -1,6 +1,6 @@
 # Everything a developer or CI runs. `make setup` first on a fresh machine.
 PY := .venv/bin/python
-HEAP ?= 160k
+HEAP ?= 256k
 
 .PHONY: setup run test bench build clean
 

@@ -43,6 +43,7 @@ class Agent:
         self.on_online_hooks = []  # called each time the boot is accepted on a connection
         self.startup_hooks = []  # coroutine functions run as tasks when the agent starts
         self.diag = None
+        self.stall = None  # benchmark only: event-loop stall meter
         for action, mod in _OPS:
             self.rpc.on(action, mod)
         self.rpc.gate = self._gate
@@ -66,6 +67,8 @@ class Agent:
             gc.collect()
             _peak[2] = gc.mem_alloc()  # code and objects loaded before any traffic
             self.spawn(_sample_heap(self))
+            self.stall = _Stall()
+            self.spawn(self.stall.run())
         for h in self.startup_hooks:
             self.spawn(h(self))
         t = self.spawn(self.station.run())
@@ -166,8 +169,27 @@ class Agent:
 _peak = [0, 0, 0]  # live heap after collection, heap in use before it, at start
 
 
+class _Stall:
+    """Benchmark only: the longest event-loop stall, seen by a task that sleeps
+    1 ms in a loop (as in Peter Hinch's latency measurement)."""
+
+    def __init__(self):
+        self.max_ms = 0
+
+    def reset(self):
+        self.max_ms = 0
+
+    async def run(self):
+        while True:
+            t0 = time.ticks_us()
+            await asyncio.sleep_ms(1)
+            lag = (time.ticks_diff(time.ticks_us(), t0) - 1000) // 1000
+            if lag > self.max_ms:
+                self.max_ms = lag
+
+
 async def _sample_heap(agent):
-    # Benchmark only: the peak of live data, sampled every 20 ms.
+    # Benchmark only: the peak of live data, sampled every 50 ms.
     import gc
     while True:
         a = gc.mem_alloc()
@@ -177,7 +199,7 @@ async def _sample_heap(agent):
         a = gc.mem_alloc()
         if a > _peak[0]:
             _peak[0] = a
-        await asyncio.sleep_ms(20)
+        await asyncio.sleep_ms(50)
 
 
 def _print_stats():
@@ -185,6 +207,8 @@ def _print_stats():
     gc.collect()
     print("STATS peak_live=%d peak_alloc=%d start_live=%d now_live=%d free=%d" % (
         _peak[0], _peak[1], _peak[2], gc.mem_alloc(), gc.mem_free()))
+    import micropython
+    micropython.qstr_info()  # interned names: in flash when the agent is frozen
 
 
 def _load_config(path):

@@ -59,10 +59,54 @@ async def scenario(csms, station, rtts):
         assert all(r["attributeStatus"] == "Accepted" for r in res["getVariableResult"]), res
 
 
+async def scenario_full(csms, station, rtts):
+    """Boot, full report, catalog, every test once, 100 GetVariables."""
+    q = asyncio.Queue()
+    csms.listeners.append(lambda kind, rec: kind == "record" and q.put_nowait(rec))
+
+    async def next_call(action, pred=None, timeout=30):
+        while True:
+            rec = await asyncio.wait_for(q.get(), timeout)
+            if rec["type"] == "DISCONNECT":
+                raise RuntimeError("agent disconnected")
+            if rec["type"] == "CALL" and rec["action"] == action and (pred is None or pred(rec["payload"])):
+                return rec
+
+    await next_call("BootNotification")
+    await next_call("StatusNotification")
+    res = await csms.call(station, "GetBaseReport", {"requestId": 1, "reportBase": "FullInventory"})
+    assert res["status"] == "Accepted", res
+    while (await next_call("NotifyReport"))["payload"].get("tbc"):
+        pass
+    res = await csms.call(station, "GetDiagnosticsCatalog", {"requestId": 2})
+    assert res["status"] == "Accepted", res
+    tests = set()
+    while True:
+        p = (await next_call("NotifyDiagnosticsCatalog"))["payload"]
+        tests.update(t["testId"] for t in p["test"])
+        if not p.get("tbc"):
+            break
+    for i, tid in enumerate(sorted(tests)):
+        t = {"testId": tid}
+        if tid == "noop":
+            t["parameter"] = [{"name": "durationMs", "value": 100}]
+        res = await csms.call(station, "StartDiagnostics", {"requestId": 10 + i, "test": [t]})
+        assert res["status"] == "Accepted", (tid, res)
+        r = (await next_call("NotifyDiagnosticsResult",
+                             lambda p, i=i: p["result"].get("requestId") == 10 + i))["payload"]["result"]
+        assert r["verdict"] == "Passed", r
+    for _ in range(100):
+        t0 = time.perf_counter()
+        res = await csms.call(station, "GetVariables", GV, timeout=10)
+        rtts.append((time.perf_counter() - t0) * 1000)
+        assert all(r["attributeStatus"] == "Accepted" for r in res["getVariableResult"]), res
+
+
 async def run_once(build_dir, heap_kb, scenario_fn=scenario, rom=True):
     """-> dict(ok, stats, rtts, log)"""
     work = tempfile.mkdtemp(prefix="adx-bench-")
     csms = Csms(boot_interval=300)
+    _register_schemas()
     await csms.start()
     cfg = {"csmsUrl": csms.url, "stationId": "BENCH", "vendor": "Acme", "model": "ADX-1",
            "dataDir": os.path.join(work, "state"), "evses": [1, 1], "stats": True,
@@ -106,6 +150,8 @@ async def run_once(build_dir, heap_kb, scenario_fn=scenario, rom=True):
     stats = {k: int(v) for k, v in (kv.split("=") for kv in m.group(1).split())} if m else {}
     m = re.search(r"ROMFS image=(\d+)", text)
     stats["image"] = int(m.group(1)) if m else 0
+    m = re.search(r"qstr pool: .*n_total_bytes=(\d+)", text)
+    stats["qstr"] = int(m.group(1)) if m else 0
     return {"ok": ok, "stats": stats, "rtts": rtts, "log": text}
 
 
@@ -122,6 +168,16 @@ async def smallest_heap(build_dir, lo=16, hi=512, scenario_fn=scenario, rom=True
         else:
             lo = mid
     return hi
+
+
+def _register_schemas():
+    from csms import register_schema
+    d = os.path.join(ROOT, "docs", "diagnostics", "schemas")
+    for name in os.listdir(d):
+        if name.endswith("Request.json"):
+            a = name[:-len("Request.json")]
+            with open(os.path.join(d, name)) as f, open(os.path.join(d, a + "Response.json")) as g:
+                register_schema(a, json.load(f), json.load(g))
 
 
 def pct(xs, p):
@@ -149,7 +205,9 @@ micropython.qstr_info()
 
 _MODULES = ("log,clock,store,ocpp.check,ocpp.rpc,ocpp.ws,ocpp.outbox,ocpp.station,model.devmodel,"
             "model.standard,agent,model.report,ocpp.msglimits,ocpp.ops.get_variables,"
-            "ocpp.ops.get_base_report,ocpp.ops.set_variables")
+            "ocpp.ops.get_base_report,ocpp.ops.set_variables,diag,diag.diagnostics,diag.journal,"
+            "diag.registry,diag.components,diag.scheduler,diag.runner,diag.result,diag.params,"
+            "diag.binding,diag.events")
 
 
 def module_costs(build_dir):
@@ -170,47 +228,77 @@ def _kb(n):
     return "%.1f KB" % (n / 1024)
 
 
+def _test_lines(log):
+    """Per-test figures the agent logs in stats mode."""
+    out = {}
+    for m in re.finditer(r"diag: (\w+) (\w+) in (\d+) ms \(loop stall (\d+) ms, allocated (\d+) B\)", log):
+        out[m.group(1)] = {"verdict": m.group(2), "ms": int(m.group(3)), "stall_ms": int(m.group(4)),
+                           "alloc": int(m.group(5))}
+    return out
+
+
 async def main_async(args):
     build_dir = os.path.join(ROOT, "build")
     mpy_bytes = build.build(build_dir)
     image = os.path.getsize(build.romfs(build_dir))
+    img_kb = (image + 1023) // 1024
     print("lib/ compiled with mpy-cross: %d bytes (%s); as a ROMFS image: %s"
           % (mpy_bytes, _kb(mpy_bytes), _kb(image)), flush=True)
-    ref = await run_once(build_dir, args.heap)
-    if not ref["ok"]:
-        print(ref["log"][-3000:])
-        raise SystemExit("bench: the scenario fails at %d KB" % args.heap)
-    st, rt = ref["stats"], ref["rtts"]
-    # The image is one bytes object in the unix heap; on a board it is flash.
-    own_peak = st["peak_live"] - st["image"]
-    own_start = st["start_live"] - st["image"]
-    print("heap in use (agent run from ROMFS, image excluded): peak %s = %s after start-up "
-          "(modules, qstrs, device model) + %s for traffic; peak incl. garbage %s"
-          % (_kb(own_peak), _kb(own_start), _kb(st["peak_live"] - st["start_live"]),
-             _kb(st["peak_alloc"] - st["image"])), flush=True)
     rows, qline = module_costs(build_dir)
     print("where the start-up heap goes (per module, imported from ROMFS): " +
           ", ".join("%s %s" % (m, _kb(b)) for m, b in rows) + "; " + qline, flush=True)
-    print("GetVariables round trip at the CSMS (4 variables, n=%d): median %.2f ms, p99 %.2f ms, max %.2f ms"
-          % (len(rt), statistics.median(rt), pct(rt, 99), max(rt)), flush=True)
-    small_rom = await smallest_heap(build_dir)
-    small_dev = None if small_rom is None else small_rom - (image + 1023) // 1024
-    print("smallest -X heapsize completing the scenario: %s KB from ROMFS (%s KB of it the image) "
-          "-> %s KB on a board that keeps the image in flash" % (small_rom, (image + 1023) // 1024,
-                                                                 small_dev), flush=True)
-    small_mpy = await smallest_heap(build_dir, scenario_fn=scenario, rom=False)
-    print("smallest -X heapsize with .mpy files loaded into RAM (no ROMFS): %s KB" % small_mpy, flush=True)
-    res = {"mpy_bytes": mpy_bytes, "romfs_bytes": image, "heap_kb": args.heap,
-           "peak_in_use": own_peak, "start_in_use": own_start, "gv_median_ms": statistics.median(rt),
-           "gv_p99_ms": pct(rt, 99), "smallest_heap_kb_romfs": small_rom,
-           "smallest_heap_kb_device": small_dev, "smallest_heap_kb_mpy": small_mpy}
+    res = {"mpy_bytes": mpy_bytes, "romfs_bytes": image}
+    for name, fn in (("A", scenario), ("B", scenario_full)):
+        what = ("A: boot + full base report + 100 GetVariables" if name == "A" else
+                "B: A + catalog + every test once")
+        ref = await run_once(build_dir, args.heap, fn)
+        if not ref["ok"]:
+            print(ref["log"][-3000:])
+            raise SystemExit("bench: scenario %s fails at %d KB" % (name, args.heap))
+        st, rt = ref["stats"], ref["rtts"]
+        # The image is one bytes object in the unix heap; on a board it is flash.
+        peak = st["peak_live"] - st["image"]
+        start = st["start_live"] - st["image"]
+        print("scenario %s" % what, flush=True)
+        print("  heap in use, agent run from ROMFS, image excluded: peak %s = %s after start-up "
+              "+ %s for traffic; of the peak, %s is the qstr pool (interned names, in flash when "
+              "frozen) -> %s without it" % (_kb(peak), _kb(start), _kb(peak - start), _kb(st["qstr"]),
+                                            _kb(peak - st["qstr"])), flush=True)
+        print("  GetVariables round trip at the CSMS (4 variables, n=%d): median %.2f ms, p99 %.2f ms"
+              % (len(rt), statistics.median(rt), pct(rt, 99)), flush=True)
+        tests = _test_lines(ref["log"])
+        for tid, t in sorted(tests.items()):
+            print("  test %-7s %-7s %5d ms, longest loop stall %3d ms, allocated %6d B"
+                  % (tid, t["verdict"], t["ms"], t["stall_ms"], t["alloc"]), flush=True)
+        small = await smallest_heap(build_dir, scenario_fn=fn)
+        dev = None if small is None else small - img_kb
+        print("  smallest -X heapsize: %s KB from ROMFS (%d KB of it the image) -> %s KB with the "
+              "image in flash" % (small, img_kb, dev), flush=True)
+        res[name] = {"peak_in_use": peak, "start_in_use": start, "qstr_pool": st["qstr"], "gv_median_ms": statistics.median(rt),
+                     "gv_p99_ms": pct(rt, 99), "smallest_heap_kb_romfs": small,
+                     "smallest_heap_kb_device": dev, "tests": tests}
+    small_mpy = await smallest_heap(build_dir, scenario_fn=scenario_full, rom=False)
+    print("scenario B with .mpy files loaded into RAM (no ROMFS): smallest -X heapsize %s KB"
+          % small_mpy, flush=True)
+    res["B"]["smallest_heap_kb_mpy"] = small_mpy
     with open(os.path.join(build_dir, "bench.json"), "w") as f:
         json.dump(res, f, indent=1)
-    targets = [("smallest heap <= 48 KB", small_dev is not None and small_dev <= 48),
-               ("peak heap in use <= 24 KB", own_peak <= 24 * 1024),
-               ("GetVariables p99 <= 10 ms", pct(rt, 99) <= 10)]
-    for name, ok in targets:
-        print("  target %-28s %s" % (name, "met" if ok else "MISSED"), flush=True)
+    A, B = res["A"], res["B"]
+    h = B["tests"].get("health", {})
+    stall = max([t["stall_ms"] for t in B["tests"].values()] or [0])
+    targets = [
+        ("A: smallest heap <= 48 KB", A["smallest_heap_kb_device"] or 999, 48),
+        ("A: peak heap in use <= 24 KB", A["peak_in_use"] / 1024, 24),
+        ("A: GetVariables p99 <= 10 ms", A["gv_p99_ms"], 10),
+        ("B: smallest heap <= 64 KB", B["smallest_heap_kb_device"] or 999, 64),
+        ("B: peak heap in use <= 32 KB", B["peak_in_use"] / 1024, 32),
+        ("B: longest loop stall <= 20 ms", stall, 20),
+        ("health check <= 50 ms", h.get("ms", 999), 50),
+        ("health check allocates <= 4 KB", h.get("alloc", 1e9) / 1024, 4),
+        ("lib/ as .mpy <= 60 KB", mpy_bytes / 1024, 60),
+    ]
+    for name, got, limit in targets:
+        print("  target %-34s %-7s (%.1f)" % (name, "met" if got <= limit else "MISSED", got), flush=True)
 
 
 def main():

@@ -1,6 +1,7 @@
 """`make run`: the agent on the MicroPython unix port against the reference CSMS,
 no hardware needed. Shows what an operator sees: the station connecting and booting,
-its heartbeats, and its device model read back through GetBaseReport.
+its heartbeats, its device model read back through GetBaseReport, its diagnostics
+catalog, a test run with parameters and its verdict.
 
     python tools/demo.py [--heap 160k] [--once]
 
@@ -15,7 +16,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from csms import Csms  # noqa: E402
+from csms import Csms, register_schema  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MICROPYTHON = os.path.join(os.path.dirname(sys.executable), "micropython")
@@ -29,6 +30,12 @@ def say(*parts):
 class Demo:
     def __init__(self, args):
         self.args = args
+        d = os.path.join(ROOT, "docs", "diagnostics", "schemas")
+        for name in os.listdir(d):  # our proposed messages validate like spec ones
+            if name.endswith("Request.json"):
+                a = name[:-len("Request.json")]
+                with open(os.path.join(d, name)) as f, open(os.path.join(d, a + "Response.json")) as g:
+                    register_schema(a, json.load(f), json.load(g))
         self.csms = Csms(boot_interval=args.heartbeat)
         self.events = asyncio.Queue()
         self.csms.listeners.append(self._on_event)
@@ -111,6 +118,7 @@ class Demo:
         say("device model: %d variables in %d NotifyReport parts" % (len(rows), parts))
         for r in rows:
             print("      %-18s %-32s %-22s %-9s %s" % r, flush=True)
+        await self._diagnostics()
         res = await self.csms.call(STATION, "SetVariables", {"setVariableData": [
             {"component": {"name": "ClockCtrlr"}, "variable": {"name": "TimeZone"},
              "attributeValue": "Europe/Amsterdam"}]})
@@ -132,6 +140,41 @@ class Demo:
                 say("heartbeat from %s at %s" % (STATION, _hms(waiter.result()["time"])))
 
 
+    async def _diagnostics(self):
+        say("discovering the station's diagnostics catalog (GetDiagnosticsCatalog)...")
+        res = await self.csms.call(STATION, "GetDiagnosticsCatalog", {"requestId": 2})
+        tests = []
+        while True:
+            p = (await self.next("NotifyDiagnosticsCatalog"))["payload"]
+            tests += p["test"]
+            if not p.get("tbc"):
+                break
+        say("catalog: %d tests" % len(tests))
+        for t in tests:
+            params = ", ".join("%s:%s%s" % (p["name"], p["dataType"],
+                                            "=%s" % p["defaultValue"] if "defaultValue" in p else " (required)")
+                               for p in t.get("parameter", []))
+            print("      %-8s %-12s %s" % (t["testId"], t["testType"], t["description"]), flush=True)
+            if params:
+                print("               parameters: %s" % params, flush=True)
+        say("running the memory self test with minFreeBytes=4096 (StartDiagnostics)...")
+        res = await self.csms.call(STATION, "StartDiagnostics", {
+            "requestId": 3, "requestor": "demo operator",
+            "test": [{"testId": "memory", "parameter": [{"name": "minFreeBytes", "value": 4096}]}]})
+        say("StartDiagnostics:", res["status"])
+        r = (await self.next("NotifyDiagnosticsResult"))["payload"]["result"]
+        say("result %d: %s %s -> %s" % (r["resultId"], r["testId"], r["trigger"], r["verdict"]))
+        for m in r.get("measurement", []):
+            print("      %-14s %10s %-3s limit %s" % (m["name"], m["value"], m.get("unit", ""),
+                                                    m.get("limit", "-")), flush=True)
+        say("checksum %s... (SHA-256 of the canonical result)" % r["checksum"][:16])
+        say("and the health check through a plain OCPP 2.1 TriggerMessage(CustomTrigger=HealthCheck)...")
+        await self.csms.call(STATION, "TriggerMessage", {"requestedMessage": "CustomTrigger",
+                                                         "customTrigger": "HealthCheck"})
+        r = (await self.next("NotifyDiagnosticsResult"))["payload"]["result"]
+        say("health: %s (verdict %s)" % (r.get("healthStatus"), r["verdict"]))
+
+
 def _hms(t):
     import time
     return time.strftime("%H:%M:%S", time.localtime(t))
@@ -149,7 +192,7 @@ async def amain(args):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--heap", default="160k", help="MicroPython -X heapsize for the agent")
+    ap.add_argument("--heap", default="256k", help="MicroPython -X heapsize for the agent")
     ap.add_argument("--heartbeat", type=int, default=5, help="heartbeat interval the CSMS gives (s)")
     ap.add_argument("--workdir", help="where the demo config and station state go (default: a temp dir)")
     ap.add_argument("--once", action="store_true", help="run the story once and exit (for tests)")

@@ -3,10 +3,8 @@
 import asyncio
 
 import log
-from diag import binding
 from diag.journal import Journal
 from diag.registry import Registry
-from diag.runner import Runner
 from ocpp.rpc import CallError, Offline
 
 
@@ -15,11 +13,11 @@ class Diagnostics:
         cfg = agent.cfg
         self.agent = agent
         self.vendor_id = cfg.get("diagVendorId") or "org.openchargealliance.diagnostics"
-        self.binding = binding.NATIVE
+        self.binding = "native"  # diag.binding.NATIVE, without importing it at start
         self.via = None  # binding of the CALL being handled right now
-        self.registry = Registry(cfg.get("diagTests"))
+        self.registry = Registry(agent.store, cfg.get("diagTests"))
         self.journal = Journal(agent.store.dir)
-        self.runner = Runner(agent)
+        self._runner = None
         st = agent.store
         self.last = st.get("diag/last") or {}  # testId -> [verdict, endTime, resultId, health]
         self.event_seq = st.get("diag/eventSeq", 0)
@@ -28,6 +26,14 @@ class Diagnostics:
         self._wake = asyncio.Event()
         self._delivering = False
         self.booted = False
+
+    @property
+    def runner(self):
+        # Imported on the first run: a station that is never asked costs no RAM for it.
+        if self._runner is None:
+            from diag.runner import Runner
+            self._runner = Runner(self.agent)
+        return self._runner
 
     def next_result_id(self):
         rid = self._next
@@ -80,9 +86,10 @@ class Diagnostics:
                     log.warn("diag: result %d missing from the journal", rid)
                     j.pending.remove(rid)
                     continue
+                from diag import binding
                 try:
                     await binding.notify(self.agent, "NotifyDiagnosticsResult", {"result": r},
-                                         self.runner.via.get(r.get("requestId")))
+                                         self._runner and self._runner.via.get(r.get("requestId")))
                 except asyncio.TimeoutError:
                     await asyncio.sleep(1)
                     continue

@@ -32,12 +32,19 @@ def _listing():
 
 
 class Registry:
-    def __init__(self, only=None):
+    def __init__(self, store, only=None):
         """only: explicit test ids (config "diagTests"), e.g. for frozen firmware
-        where the package directory cannot be listed."""
-        self.index = []  # [(testId, testType)], sorted by id
+        where the package directory cannot be listed.
+        The index (testId, type) is kept in the store, so that a start does not
+        import every test module: rebuilt only when the set of modules changes."""
         self.busy = {}  # testId -> number of runs holding the module
-        for tid in sorted(only or _listing()):
+        ids = sorted(only or _listing())
+        cached = store.get("diag/index")
+        if cached and [t for t, _ in cached] == ids:
+            self.index = [tuple(x) for x in cached]
+            return
+        self.index = []  # [(testId, testType)], sorted by id
+        for tid in ids:
             try:
                 m = self.load(tid)
                 self.index.append((tid, m.TYPE))
@@ -45,6 +52,7 @@ class Registry:
                 log.exc(e, "diag: test module %s unusable" % tid)
             finally:
                 self.unload(tid)
+        store.put("diag/index", [list(x) for x in self.index])
 
     def ids(self):
         return [t for t, _ in self.index]

@@ -9,7 +9,7 @@ import time
 
 import clock
 import log
-from diag import binding, events, result
+from diag import result
 from diag.params import Refused, resolve
 from ocpp.rpc import CallError, Offline
 
@@ -30,7 +30,7 @@ class Runner:
         self.active = 0  # requests accepted and not finished (MaxConcurrentRuns)
         self.locks = {}  # resource -> testId holding it
         self.started = {}  # testId -> ticks_ms of its last start (minInterval)
-        self.stall = None  # benchmark hook: object with .reset() and .max_ms
+        self.stall = agent.stall  # benchmark only: .reset() and .max_ms
 
     # --- checks ---------------------------------------------------------------
     def plan(self, tests):
@@ -153,6 +153,7 @@ class Runner:
              "completed": done, "total": total}
         if tid:
             p["testId"] = tid
+        from diag import binding
         try:
             await binding.notify(self.agent, "NotifyDiagnosticsStatus", p, via)
         except (CallError, Offline, asyncio.TimeoutError) as e:
@@ -185,7 +186,9 @@ class Runner:
             self.running += 1
             self.started[tid] = t0
             if self.stall:
+                import micropython
                 self.stall.reset()
+                a0 = micropython.mem_total()
             try:
                 verdict = await asyncio.wait_for(m.run(ctx), m.CONSTRAINTS[3])
                 if verdict not in VERDICTS:
@@ -207,8 +210,11 @@ class Runner:
                 verdict = "Error"
                 ctx.fail("Exception", "%s: %s" % (type(e).__name__, e))
             ms = time.ticks_diff(time.ticks_ms(), t0)
-            log.info("diag: %s %s in %d ms%s", tid, verdict, ms,
-                     " (loop stall %d ms)" % self.stall.max_ms if self.stall else "")
+            if self.stall:
+                log.info("diag: %s %s in %d ms (loop stall %d ms, allocated %d B)", tid, verdict, ms,
+                         self.stall.max_ms, micropython.mem_total() - a0)
+            else:
+                log.info("diag: %s %s in %d ms", tid, verdict, ms)
             self._record(tid, m.TYPE, vals, requestor, trigger, req_id, start, verdict, ctx)
         finally:
             if locked:
@@ -238,6 +244,7 @@ class Runner:
         state = ctx.health or verdict
         d.remember(tid, verdict, r["endTime"], rid, ctx.health)
         if verdict != "Skipped":
+            from diag import events
             events.on_result(self.agent, tid, state, prev and (prev[3] or prev[0]),
                              ctx.reason and ctx.reason[1])
         d.wake()
