@@ -112,21 +112,7 @@ def base_config(csms_url, workdir, **over):
     return cfg
 
 
-SCHEMAS = os.path.join(ROOT, "docs", "diagnostics", "schemas")
-
-
-def register_diagnostics_schemas():
-    """Our proposed messages validate like spec ones in the reference CSMS."""
-    from harness import register_schema
-    for name in sorted(os.listdir(SCHEMAS)):
-        if name.endswith("Request.json"):
-            action = name[:-len("Request.json")]
-            with open(os.path.join(SCHEMAS, name)) as f:
-                req = json.load(f)
-            with open(os.path.join(SCHEMAS, action + "Response.json")) as f:
-                res = json.load(f)
-            register_schema(action, req, res)
-
+from csms import register_diagnostics_schemas  # noqa: E402
 
 register_diagnostics_schemas()
 

@@ -11,7 +11,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import statistics
 import sys
 import tempfile
@@ -19,7 +18,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import build  # noqa: E402
-from csms import Csms  # noqa: E402
+from csms import Csms, register_diagnostics_schemas, stop_agent  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MICROPYTHON = os.path.join(os.path.dirname(sys.executable), "micropython")
@@ -106,7 +105,7 @@ async def run_once(build_dir, heap_kb, scenario_fn=scenario, rom=True):
     """-> dict(ok, stats, rtts, log)"""
     work = tempfile.mkdtemp(prefix="adx-bench-")
     csms = Csms(boot_interval=300)
-    _register_schemas()
+    register_diagnostics_schemas(ROOT)
     await csms.start()
     cfg = {"csmsUrl": csms.url, "stationId": "BENCH", "vendor": "Acme", "model": "ADX-1",
            "dataDir": os.path.join(work, "state"), "evses": [1, 1], "stats": True,
@@ -133,13 +132,8 @@ async def run_once(build_dir, heap_kb, scenario_fn=scenario, rom=True):
     except Exception as e:
         ok = False
         out.append("BENCH: scenario failed: %r\n" % e)
-    if proc.returncode is None:
-        proc.send_signal(signal.SIGINT)
-        try:
-            await asyncio.wait_for(proc.wait(), 10)
-        except asyncio.TimeoutError:
-            proc.kill()
-            ok = False
+    if not await stop_agent(proc):
+        ok = False
     await p
     await csms.stop()
     shutil.rmtree(work, ignore_errors=True)
@@ -170,16 +164,6 @@ async def smallest_heap(build_dir, lo=16, hi=512, scenario_fn=scenario, rom=True
     return hi
 
 
-def _register_schemas():
-    from csms import register_schema
-    d = os.path.join(ROOT, "docs", "diagnostics", "schemas")
-    for name in os.listdir(d):
-        if name.endswith("Request.json"):
-            a = name[:-len("Request.json")]
-            with open(os.path.join(d, name)) as f, open(os.path.join(d, a + "Response.json")) as g:
-                register_schema(a, json.load(f), json.load(g))
-
-
 def pct(xs, p):
     xs = sorted(xs)
     return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
@@ -194,7 +178,7 @@ sys.path.insert(0, "/rom/lib")
 import asyncio, json
 gc.collect()
 base = gc.mem_alloc()
-for m in sys.argv[2].split(","):
+for m in open(sys.argv[2]).read().split(","):
     __import__(m)
     gc.collect()
     a = gc.mem_alloc()
@@ -212,12 +196,17 @@ _MODULES = ("log,clock,store,ocpp.check,ocpp.rpc,ocpp.ws,ocpp.outbox,ocpp.statio
 
 def module_costs(build_dir):
     """Heap each module costs once imported from ROMFS (module dict, functions,
-    constants, its qstrs) -> [(module, bytes)], qstr summary line."""
+    constants, its qstrs) -> [(module, bytes)], qstr summary line. The module list
+    goes in a file: the unix port dies ("FATAL: uncaught NLR") on any command-line
+    argument of 256 characters or more."""
     import subprocess
     script = os.path.join(build_dir, "modmem.py")
     with open(script, "w") as f:
         f.write(_MODMEM)
-    r = subprocess.run([MICROPYTHON, script, os.path.join(build_dir, "agent.romfs"), _MODULES],
+    listing = os.path.join(build_dir, "modmem.txt")
+    with open(listing, "w") as f:
+        f.write(_MODULES)
+    r = subprocess.run([MICROPYTHON, script, os.path.join(build_dir, "agent.romfs"), listing],
                        capture_output=True, text=True, timeout=60)
     rows = [(l.split()[1], int(l.split()[2])) for l in r.stdout.splitlines() if l.startswith("MOD ")]
     q = [l for l in r.stdout.splitlines() if l.startswith("qstr")]

@@ -94,6 +94,32 @@ class CallErrorReply(Exception):
         self.code, self.description, self.details = code, description, details or {}
 
 
+def register_diagnostics_schemas(root=None):
+    """Register the proposed diagnostics messages (docs/diagnostics/schemas) so that
+    they validate in both directions like spec actions."""
+    root = root or os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    d = os.path.join(root, "docs", "diagnostics", "schemas")
+    for name in sorted(os.listdir(d)):
+        if name.endswith("Request.json"):
+            action = name[:-len("Request.json")]
+            with open(os.path.join(d, name)) as f, open(os.path.join(d, action + "Response.json")) as g:
+                register_schema(action, json.load(f), json.load(g))
+
+
+async def stop_agent(proc, timeout=10):
+    """Stop an agent subprocess the way Ctrl-C does; -> True if it stopped by itself."""
+    if proc.returncode is not None:
+        return True
+    proc.send_signal(signal.SIGINT)
+    try:
+        await asyncio.wait_for(proc.wait(), timeout)
+        return True
+    except asyncio.TimeoutError:
+        proc.kill()
+        await proc.wait()
+        return False
+
+
 def now_iso():
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 

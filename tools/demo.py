@@ -16,7 +16,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from csms import Csms, register_schema  # noqa: E402
+from csms import Csms, register_diagnostics_schemas, stop_agent  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MICROPYTHON = os.path.join(os.path.dirname(sys.executable), "micropython")
@@ -30,12 +30,7 @@ def say(*parts):
 class Demo:
     def __init__(self, args):
         self.args = args
-        d = os.path.join(ROOT, "docs", "diagnostics", "schemas")
-        for name in os.listdir(d):  # our proposed messages validate like spec ones
-            if name.endswith("Request.json"):
-                a = name[:-len("Request.json")]
-                with open(os.path.join(d, name)) as f, open(os.path.join(d, a + "Response.json")) as g:
-                    register_schema(a, json.load(f), json.load(g))
+        register_diagnostics_schemas(ROOT)
         self.csms = Csms(boot_interval=args.heartbeat)
         self.events = asyncio.Queue()
         self.csms.listeners.append(self._on_event)
@@ -75,12 +70,7 @@ class Demo:
         try:
             await self._story(stop)
         finally:
-            if proc.returncode is None:
-                proc.send_signal(signal.SIGINT)
-                try:
-                    await asyncio.wait_for(proc.wait(), 10)
-                except asyncio.TimeoutError:
-                    proc.kill()
+            await stop_agent(proc)
             await pump
             await self.csms.stop()
         return proc.returncode

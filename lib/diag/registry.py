@@ -72,7 +72,8 @@ class Registry:
         return m
 
     def unload(self, tid):
-        if not self.busy.get(tid):
+        # Health checks run on an interval: they stay loaded, the rest is dropped.
+        if not self.busy.get(tid) and self.type_of(tid) != "HealthCheck":
             name = _PKG + tid
             if name in sys.modules:
                 del sys.modules[name]

@@ -126,6 +126,20 @@ class DeviceModel:
         e = cd.get("evse") or {}
         return self.component(cd["name"], cd.get("instance"), e.get("id"), e.get("connectorId"))
 
+    def lookup(self, it):
+        """A GetVariableData / SetVariableData item -> (component, variable line,
+        None) or (None, None, the attributeStatus that refuses it)."""
+        comp = self.match(it["component"])
+        if comp is None:
+            return None, None, "UnknownComponent"
+        var = it["variable"]
+        v = comp.find(var["name"], var.get("instance"))
+        if v is None:
+            return None, None, "UnknownVariable"
+        if it.get("attributeType", "Actual") != "Actual":
+            return None, None, "NotSupportedAttributeType"
+        return comp, v, None
+
     def _skey(self, comp, v):
         k = "dm/" + comp.key() + "/" + v[_NAME]
         return k + ":" + v[_INST] if v[_INST] else k

@@ -19,14 +19,9 @@ def handle(agent, p):
         at = it.get("attributeType")
         if at:
             r["attributeType"] = at
-        comp = dm.match(it["component"])
-        v = comp and comp.find(it["variable"]["name"], it["variable"].get("instance"))
-        if comp is None:
-            r["attributeStatus"] = "UnknownComponent"
-        elif v is None:
-            r["attributeStatus"] = "UnknownVariable"
-        elif at and at != "Actual":
-            r["attributeStatus"] = "NotSupportedAttributeType"
+        comp, v, refused = dm.lookup(it)
+        if refused:
+            r["attributeStatus"] = refused
         elif v[3] == "W":
             r["attributeStatus"] = "Rejected"
             r["attributeStatusInfo"] = {"reasonCode": "WriteOnly"}

@@ -20,16 +20,9 @@ def handle(agent, p):
         at = it.get("attributeType")
         if at:
             r["attributeType"] = at
-        comp = dm.match(it["component"])
-        v = comp and comp.find(it["variable"]["name"], it["variable"].get("instance"))
+        comp, v, status = dm.lookup(it)
         reason = None
-        if comp is None:
-            status = "UnknownComponent"
-        elif v is None:
-            status = "UnknownVariable"
-        elif at and at != "Actual":
-            status = "NotSupportedAttributeType"
-        else:
+        if not status:
             status, reason = dm.set(comp, v, it["attributeValue"])
         r["attributeStatus"] = status
         if reason:
