@@ -10,6 +10,8 @@ DESCRIPTION = "Free flash space; write, read back and verify a scratch file, the
 PARAMS = (
     ("sizeBytes", "integer", "B", 64, 1048576, None, 4096, False, "size of the scratch file"),
     ("minFreeBytes", "integer", "B", 0, 1073741824, None, 16384, False, "least free space that passes"),
+    ("path", "string", None, None, None, None, None, False,
+     "directory (filesystem) to test; default: the agent's data directory"),
 )
 # Flash wears: at most one run every 5 s.
 CONSTRAINTS = (None, False, ("flash",), 30, 5, False)
@@ -28,8 +30,12 @@ def _pattern(i):
 
 async def run(ctx):
     import time
-    d = ctx.agent.store.dir
-    st = os.statvfs(d)
+    d = ctx.p.get("path") or ctx.agent.store.dir
+    try:
+        st = os.statvfs(d)
+    except OSError as e:
+        ctx.fail("NoFilesystem", "%s: %s" % (d, e))
+        return "Failed"
     free = st[0] * st[4]  # f_bsize * f_bavail
     ok = ctx.measure("freeSpace", free, "B", ">= %d" % ctx.p["minFreeBytes"], free >= ctx.p["minFreeBytes"])
     if not ok:
