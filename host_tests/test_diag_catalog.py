@@ -32,7 +32,7 @@ def test_catalog_in_parts(csms, agent):
     fl = tests["flash"]["constraints"]
     assert fl["exclusiveResources"] == ["flash"] and fl["minInterval"] == 5
     assert tests["health"]["testType"] == "HealthCheck"
-    assert tests["noop"]["parameter"][1]["allowedValues"] == ["Passed", "Failed", "Error"]
+    assert tests["noop"]["parameter"][1]["allowedValues"] == ["Passed", "Failed", "Error", "OutOfMemory"]
 
 
 def test_catalog_filters(csms, agent):

@@ -114,3 +114,26 @@ def test_journal_is_bounded(csms, make_agent):
     kept = [r for r in recs if "resultId" in r]
     assert 0 < len(kept) <= 96, len(kept)
     assert kept[-1]["resultId"] == max(r["resultId"] for r in kept)
+
+
+def test_offline_results_and_events_delivered_when_csms_returns(make_agent):
+    from harness import ThreadedCsms
+    c1 = ThreadedCsms().start()
+    port = c1.port
+    a = make_agent(c1)
+    wait_booted(c1, a)
+    # A failing test every second, scheduled with its parameters.
+    start(c1, a.station, 1, ("memory", {"minFreeBytes": 16777216}), schedule={"interval": 1})
+    c1.stop()  # the CSMS goes away; the station keeps testing
+    a.wait_log("(?s)disconnected.*diag: memory Failed")
+    c2 = ThreadedCsms(port=port).start()
+    try:
+        rs = results(c2, a.station, 1, timeout=20)
+        assert rs[0]["verdict"] == "Failed" and rs[0]["trigger"] == "Scheduled"
+        ev = c2.wait_for("NotifyEvent", station=a.station, timeout=20)
+        assert ev["payload"]["eventData"][0]["actualValue"] == "Failed"
+        assert c2.violations == []
+    finally:
+        start(c2, a.station, 2, ("memory",), schedule={"interval": 0})
+        a.stop()
+        c2.stop()

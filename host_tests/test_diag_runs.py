@@ -97,6 +97,17 @@ def test_exception_gives_error_and_agent_stays_up(csms, agent):
     assert results(csms, agent.station, 2)[1]["verdict"] == "Passed"
 
 
+def test_memory_error_inside_a_test_gives_error(csms, agent):
+    start(csms, agent.station, 43, ("noop", {"durationMs": 0, "outcome": "OutOfMemory"}))
+    (r,) = results(csms, agent.station, 1)
+    assert r["verdict"] == "Error" and r["statusInfo"]["reasonCode"] == "OutOfMemory"
+    # The heap came back: the station goes on serving and testing.
+    start(csms, agent.station, 44, ("memory",))
+    assert results(csms, agent.station, 2)[1]["verdict"] == "Passed"
+    assert csms.call(agent.station, "GetVariables", {"getVariableData": [
+        {"component": {"name": "ChargingStation"}, "variable": {"name": "Model"}}]})
+
+
 def test_cancel_aborts_running_and_skips_rest(csms, agent):
     start(csms, agent.station, 50, ("noop", {"durationMs": 2500}), ("memory",))
     wait_status(csms, agent.station, 50, "Running")

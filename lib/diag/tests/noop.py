@@ -8,8 +8,8 @@ VERSION = "1.0"
 DESCRIPTION = "Diagnostics pipeline check: waits durationMs, then reports the requested outcome"
 PARAMS = (
     ("durationMs", "integer", "ms", 0, 600000, None, None, True, "how long the run takes"),
-    ("outcome", "enum", None, None, None, ("Passed", "Failed", "Error"), "Passed", False,
-     "Error raises an exception inside the test"),
+    ("outcome", "enum", None, None, None, ("Passed", "Failed", "Error", "OutOfMemory"), "Passed", False,
+     "Error raises an exception inside the test, OutOfMemory exhausts the heap"),
 )
 CONSTRAINTS = (None, False, (), 3, 0, False)
 MEASURES = (("durationMs", "ms", None),)
@@ -22,4 +22,8 @@ async def run(ctx):
     ctx.measure("durationMs", ctx.p["durationMs"], "ms")
     if ctx.p["outcome"] == "Error":
         raise RuntimeError("requested error")
+    if ctx.p["outcome"] == "OutOfMemory":
+        hog = []
+        while True:  # until MemoryError: the runner must survive it
+            hog.append(bytearray(4096))
     return ctx.p["outcome"]
