@@ -108,13 +108,22 @@ def test_memory_error_inside_a_test_gives_error(csms, agent):
         {"component": {"name": "ChargingStation"}, "variable": {"name": "Model"}}]})
 
 
+def wait_running(csms, station, tid, timeout=5):
+    deadline = time.monotonic() + timeout
+    while True:
+        v = csms.call(station, "GetVariables", {"getVariableData": [
+            {"component": {"name": "DiagnosticsCtrlr"}, "variable": {"name": "RunningTests"}}]})
+        if tid in v["getVariableResult"][0]["attributeValue"].split(","):
+            return
+        assert time.monotonic() < deadline, "%s never ran" % tid
+        time.sleep(0.02)
+
+
 def test_cancel_aborts_running_and_skips_rest(csms, agent):
     start(csms, agent.station, 50, ("noop", {"durationMs": 2500}), ("memory",))
     wait_status(csms, agent.station, 50, "Running")
-    # One round trip: the agent has read the Running status' CALLRESULT and the test
-    # is under way (a cancel before it starts gives Skipped, not Aborted).
-    csms.call(agent.station, "GetVariables", {"getVariableData": [
-        {"component": {"name": "ChargingStation"}, "variable": {"name": "Model"}}]})
+    # Cancel once the test is under way (a cancel before it starts gives Skipped).
+    wait_running(csms, agent.station, "noop")
     assert csms.call(agent.station, "CancelDiagnostics", {"requestId": 50})["status"] == "Accepted"
     a, b = results(csms, agent.station, 2)
     assert (a["testId"], a["verdict"]) == ("noop", "Aborted")

@@ -44,17 +44,19 @@ def test_table_lines_parse():
     assert dm.value(c, c.find("Num")) == "5"
 
 
-def test_standard_tables_are_well_formed():
+def test_component_tables_are_well_formed():
     from model import standard
+    from diag import components
     n = 0
-    for name in dir(standard):
-        t = getattr(standard, name)
-        if name.startswith("_") and type(t) is str and "|" in t:
-            for v in Component("X", t).vars():
-                assert len(v) == 10, (name, v)
-                assert v[2] in "sditboqmp" and v[3] in ("R", "W", "RW"), (name, v)
-                n += 1
-    assert n > 40, n
+    for mod in (standard, components):
+        for name in dir(mod):
+            t = getattr(mod, name)
+            if name.startswith("_") and type(t) is str and "|" in t:
+                for v in Component("X", t).vars():
+                    assert len(v) == 10, (name, v)
+                    assert v[2] in "sditboqmp" and v[3] in ("R", "W", "RW"), (name, v)
+                    n += 1
+    assert n > 60, n
 
 
 def test_validation_reasons():

@@ -12,7 +12,8 @@ StartupTests||s|RW|||500|||
 StartupTiming||o|RW||||BeforeBoot;AfterBoot||AfterBoot
 VendorId||s|R|||||c|
 ResultsStored||i|R||||||
-ResultsPending||i|R|||||||"""
+ResultsPending||i|R||||||
+RunningTests||s|R||||||"""
 
 _TEST = """
 TestType||o|R||||SelfTest;IntegrationTest;HealthCheck;SecurityTest;ComplianceTest;PerformanceTest|c|
@@ -38,6 +39,9 @@ def install(agent):
             return str(len(d.journal.ids))
         if var == "ResultsPending":
             return str(len(d.journal.pending))
+        if var == "RunningTests":
+            r = d._runner
+            return ",".join(r.current) if r else ""
         if var == "HealthCheckInterval":
             return cfg.get("healthCheckInterval")
         if var == "StartupTests":

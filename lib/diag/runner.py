@@ -27,6 +27,7 @@ class Runner:
         self.runs = {}  # requestId -> task
         self.via = {}  # requestId -> binding its notifications use
         self.running = 0  # tests running now
+        self.current = []  # their ids (DiagnosticsCtrlr.RunningTests)
         self.active = 0  # requests accepted and not finished (MaxConcurrentRuns)
         self.locks = {}  # resource -> testId holding it
         self.started = {}  # testId -> ticks_ms of its last start (minInterval)
@@ -184,6 +185,7 @@ class Runner:
                 self.locks[r] = tid
             locked = True
             self.running += 1
+            self.current.append(tid)
             self.started[tid] = t0
             if self.stall:
                 import micropython
@@ -219,6 +221,7 @@ class Runner:
         finally:
             if locked:
                 self.running -= 1
+                self.current.remove(tid)
                 for r in resources:
                     if self.locks.get(r) == tid:
                         del self.locks[r]
