@@ -188,6 +188,11 @@ def test_get_log_uploads_the_journal(csms, agent):
         csms.wait_for("LogStatusNotification", station=agent.station,
                       predicate=lambda r: r["payload"]["status"] == "Uploaded" and r["payload"]["requestId"] == 9)
         assert st[0] == "Uploading"
+        n = len(csms.messages())
+        res = csms.call(agent.station, "TriggerMessage", {"requestedMessage": "LogStatusNotification"})
+        assert res["status"] == "Accepted"
+        rec = csms.wait_for("LogStatusNotification", station=agent.station, after=n)
+        assert rec["payload"] == {"status": "Idle"}
         res = csms.call(agent.station, "GetLog", {"logType": "SecurityLog", "requestId": 10,
                                                   "log": {"remoteLocation": srv.url}})
         assert res["status"] == "Rejected"

@@ -25,7 +25,8 @@ def test_trigger_heartbeat_and_status(csms, agent):
 def test_trigger_boot_after_accept_rejected_and_unsupported(csms, agent):
     res = csms.call(agent.station, "TriggerMessage", {"requestedMessage": "BootNotification"})
     assert res["status"] == "Rejected"
-    for what in ("MeterValues", "FirmwareStatusNotification", "TransactionEvent"):
+    for what in ("MeterValues", "FirmwareStatusNotification", "TransactionEvent",
+                 "SignChargingStationCertificate"):
         res = csms.call(agent.station, "TriggerMessage", {"requestedMessage": what})
         assert res["status"] == "NotImplemented", what
 

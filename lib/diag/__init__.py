@@ -21,6 +21,7 @@ def install(agent):
         agent.rpc.on(action, mod)
     components.install(agent)
     agent.triggers["CustomTrigger"] = _custom_trigger
+    agent.triggers["LogStatusNotification"] = _log_status
     agent.on_online_hooks.append(d.on_online)
     agent.startup_hooks.append(_startup)
 
@@ -28,6 +29,12 @@ def install(agent):
 def _custom_trigger(agent, p):
     from diag.ops import custom_trigger
     return custom_trigger.handle(agent, p)
+
+
+def _log_status(agent, p):
+    # A triggered LogStatusNotification reports the upload under way, or Idle.
+    from diag.ops import get_log
+    return {"status": "Accepted"}, get_log.report_status(agent)
 
 
 async def _startup(agent):

@@ -42,6 +42,8 @@ async def post(agent, logp, filename):
         size += len(b)
     kw = {}
     if tls:
+        if not agent.cfg.get("caFile"):
+            raise OSError("https upload needs a CA certificate (caFile in the config)")
         kw["ssl"] = agent.tls_context()
         kw["server_hostname"] = host
     r, w = await asyncio.wait_for_ms(asyncio.open_connection(host, port, **kw), _TIMEOUT_MS)

@@ -10,7 +10,17 @@ REQ = (("log", OBJ | REQ, (("remoteLocation", STR | REQ, 2000), ("oldestTimestam
        ("retries", INT, (0, 100)),
        ("retryInterval", INT, (0, 86400)))
 
-_upload = [None]  # the task of the upload under way
+_upload = [None, None]  # the task of the upload under way, its requestId
+
+
+async def report_status(agent):
+    """For TriggerMessage(LogStatusNotification): Uploading with its requestId, or Idle."""
+    m = {"status": "Uploading", "requestId": _upload[1]} if _upload[0] else {"status": "Idle"}
+    try:
+        await agent.rpc.call("LogStatusNotification", m)
+    except Exception as e:
+        import log
+        log.warn("LogStatusNotification not delivered: %s", e)
 
 
 def handle(agent, p):
@@ -37,9 +47,11 @@ async def _run(agent, p, name):
     from diag import upload
     from ocpp.rpc import CallError, Offline
     _upload[0] = asyncio.current_task()
-    req = p["requestId"]
+    req = _upload[1] = p["requestId"]
 
     async def status(s, info=None):
+        if s != "Uploading" and _upload[0] is asyncio.current_task():
+            _upload[0] = None  # over before its last notification is out
         m = {"status": s, "requestId": req}
         if info:
             m["statusInfo"] = {"reasonCode": info[0], "additionalInfo": info[1][:1024]}
