@@ -186,7 +186,7 @@ def test_get_log_uploads_the_journal(csms, agent):
         assert up["headers"]["Content-Type"] == "application/x-ndjson"
         st = [r["payload"]["status"] for r in csms.messages(station=agent.station, action="LogStatusNotification")]
         csms.wait_for("LogStatusNotification", station=agent.station,
-                      predicate=lambda r: r["payload"]["status"] == "Uploaded" and r["payload"]["requestId"] == 9)
+                      predicate=lambda r: r["payload"]["status"] == "Uploaded" and r["payload"].get("requestId") == 9)
         assert st[0] == "Uploading"
         n = len(csms.messages())
         res = csms.call(agent.station, "TriggerMessage", {"requestedMessage": "LogStatusNotification"})
@@ -202,9 +202,11 @@ def test_get_log_uploads_the_journal(csms, agent):
                                                   "retryInterval": 1, "log": {"remoteLocation": srv.url}})
         assert res["status"] == "Accepted"
         rec = csms.wait_for("LogStatusNotification", station=agent.station, timeout=15,
-                            predicate=lambda r: r["payload"]["requestId"] == 11
+                            predicate=lambda r: r["payload"].get("requestId") == 11
                             and r["payload"]["status"] == "UploadFailure")
-        assert "500" in rec["payload"]["statusInfo"]["additionalInfo"]
-        assert srv.attempts >= 3
+        # The server's 500 (or, when it closes first, the connection reset) is the reason.
+        info = rec["payload"]["statusInfo"]["additionalInfo"]
+        assert "500" in info or "ECONNRESET" in info, info
+        assert srv.attempts >= 3  # the first upload, then two tries of the failing one
     finally:
         srv.stop()
