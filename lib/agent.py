@@ -39,6 +39,7 @@ class Agent:
         self.report_lock = asyncio.Lock()
         self._status = {}  # (evse, connector) -> ConnectorStatus
         self._stop = asyncio.Event()
+        self.stopping = False  # set once a stop or reset is under way
         self.stop_reason = "stop"
         self.on_online_hooks = []  # called each time the boot is accepted on a connection
         self.startup_hooks = []  # coroutine functions run as tasks when the agent starts
@@ -73,8 +74,9 @@ class Agent:
             self.spawn(h(self))
         t = self.spawn(self.station.run())
         await self._stop.wait()
-        t.cancel()
+        # Close while the receive task still runs: it reads the CSMS's close frame.
         await self.shutdown()
+        t.cancel()
         return self.stop_reason
 
     async def shutdown(self, interrupted=False):
@@ -86,6 +88,8 @@ class Agent:
             self.rpc.ws = None
             if ws is not None:
                 ws._wlock = asyncio.Lock()
+                ws._peer_closed = asyncio.Event()
+                ws.reading = False  # the old receive task will never run again
         else:
             self.rpc.detach()
         if ws is not None and not ws.closed:
@@ -98,6 +102,7 @@ class Agent:
         # Runs after our Reset CALLRESULT is out; remember why, for the next boot.
         self.store.put("bootReason", reason)
         self.stop_reason = "reset"
+        self.stopping = True
         self._stop.set()
 
     # --- hooks used by the OCPP layer ----------------------------------------

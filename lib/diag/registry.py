@@ -39,6 +39,8 @@ class Registry:
         import every test module: rebuilt only when the set of modules changes."""
         self.busy = {}  # testId -> number of runs holding the module
         ids = sorted(only or _listing())
+        if not ids:
+            log.warn("diag: no tests found; frozen firmware must list them in diagTests")
         cached = store.get("diag/index")
         if cached and [t for t, _ in cached] == ids:
             self.index = [tuple(x) for x in cached]

@@ -81,6 +81,8 @@ class Station:
                 a.rpc.detach()
                 ws._abort()
                 self._offline_since = time.ticks_ms()
+            if a.stopping:
+                return
             log.info("disconnected (close code %s)", ws.close_code)
             await asyncio.sleep(self.backoff_s(0) / 4)
 

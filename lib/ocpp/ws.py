@@ -72,20 +72,23 @@ def mask_into(out, pos, data, key):
         i += m
 
 
-def frame(op, data, key):
-    """One complete, masked client frame (RFC 6455 5.2)."""
-    n = len(data)
+def header(op, n, key):
+    """Frame header with the masking key (RFC 6455 5.2), for a payload of n bytes."""
     if n < 126:
         hdr = bytes((0x80 | op, 0x80 | n))
     elif n < 65536:
         hdr = bytes((0x80 | op, 0x80 | 126, n >> 8, n & 255))
     else:
         hdr = bytes((0x80 | op, 0x80 | 127)) + n.to_bytes(8, "big")
-    h = len(hdr)
-    out = bytearray(h + 4 + n)
-    out[0:h] = hdr
-    out[h:h + 4] = key
-    mask_into(out, h + 4, data, key)
+    return hdr + key
+
+
+def frame(op, data, key):
+    """One complete, masked client frame (small frames, tests)."""
+    h = header(op, len(data), key)
+    out = bytearray(len(h) + len(data))
+    out[0:len(h)] = h
+    mask_into(out, len(h), data, key)
     return out
 
 
@@ -135,15 +138,26 @@ class WebSocket:
         self.close_code = None
         self._wlock = asyncio.Lock()
         self.last_rx = None  # ticks_ms of the last frame from the peer
+        self.reading = False  # a task is inside recv(): only it may read the socket
+        self._peer_closed = asyncio.Event()
 
     async def _send(self, op, data):
         if self.closed and op != _OP_CLOSE:
             raise WsClosed("closed")
         import os
-        f = frame(op, data, os.urandom(4))
+        key = os.urandom(4)
+        n = len(data)
         async with self._wlock:  # frames of concurrent senders must not interleave
-            self._w.write(f)
-            await self._w.drain()
+            w = self._w
+            w.write(header(op, n, key))
+            # Masked a chunk at a time: the message is never copied whole.
+            buf = bytearray(_MASK_CHUNK)
+            mv = memoryview(data)
+            for i in range(0, n, _MASK_CHUNK):
+                m = min(_MASK_CHUNK, n - i)
+                mask_into(buf, 0, mv[i:i + m], key)
+                w.write(bytes(buf[:m]))
+            await w.drain()
 
     async def send(self, text):
         await self._send(_OP_TEXT, text)
@@ -153,6 +167,13 @@ class WebSocket:
 
     async def recv(self):
         """The next text message as str (binary messages as bytes); None once closed."""
+        self.reading = True
+        try:
+            return await self._recv()
+        finally:
+            self.reading = False
+
+    async def _recv(self):
         import time
         parts = None
         size = 0
@@ -174,6 +195,10 @@ class WebSocket:
                 continue
             if op == _OP_CLOSE:
                 code = int.from_bytes(data[:2], "big") if len(data) >= 2 else 1005
+                self._peer_closed.set()
+                if self.closed:  # the answer to our own close
+                    self._abort()
+                    return None
                 self.close_code = code
                 if not self.closed:
                     self.closed = True
@@ -237,8 +262,12 @@ class WebSocket:
         self.close_code = code
         try:
             await asyncio.wait_for_ms(self._send(_OP_CLOSE, code.to_bytes(2, "big")), wait_ms)
-            # Drain until the peer's close frame or EOF; bounded by wait_ms.
-            await asyncio.wait_for_ms(self._drain_to_close(), wait_ms)
+            # Wait for the peer's close frame, bounded by wait_ms. A socket has one
+            # reader at a time: if recv() is running, it sees the frame for us.
+            if self.reading:
+                await asyncio.wait_for_ms(self._peer_closed.wait(), wait_ms)
+            else:
+                await asyncio.wait_for_ms(self._drain_to_close(), wait_ms)
         except Exception:
             pass
         self._abort()
