@@ -25,9 +25,22 @@ _VALS = const(7)
 _FLAGS = const(8)
 _DEFAULT = const(9)
 
-DTYPES = {"s": "string", "d": "decimal", "i": "integer", "t": "dateTime", "b": "boolean",
-          "o": "OptionList", "q": "SequenceList", "m": "MemberList", "p": "passwordString"}
-MUTS = {"R": "ReadOnly", "W": "WriteOnly", "RW": "ReadWrite"}
+# Code letter -> OCPP name. Tuples of constants, not dicts: frozen, they stay in flash.
+_DTYPES = ("s", "string", "d", "decimal", "i", "integer", "t", "dateTime", "b", "boolean",
+           "o", "OptionList", "q", "SequenceList", "m", "MemberList", "p", "passwordString")
+_MUTS = ("R", "ReadOnly", "W", "WriteOnly", "RW", "ReadWrite")
+
+
+def _name(table, code):
+    return table[table.index(code) + 1]
+
+
+def dtype_name(code):
+    return _name(_DTYPES, code)
+
+
+def mut_name(code):
+    return _name(_MUTS, code)
 
 VALUE_SIZE = const(1000)  # DeviceDataCtrlr.ValueSize / ConfigurationValueSize
 

@@ -3,12 +3,12 @@
 # CALLRESULT before the next is built (GetBaseReport / GetReport, OCPP 2.1 B07/B08).
 import clock
 import log
-from model.devmodel import DTYPES, MUTS, var_ocpp, writable
+from model.devmodel import dtype_name, mut_name, var_ocpp, writable
 
 
 def item(dm, comp, v, value_size=1000):
     mut = v[3]
-    attr = {"type": "Actual", "mutability": MUTS[mut]}
+    attr = {"type": "Actual", "mutability": mut_name(mut)}
     if mut != "W":  # write-only values (passwords) are never reported
         attr["value"] = dm.value(comp, v)[:value_size]
     if "c" in v[8]:
@@ -16,7 +16,7 @@ def item(dm, comp, v, value_size=1000):
     if writable(v):
         attr["persistent"] = True
     t = v[2]
-    ch = {"dataType": "string" if t == "p" else DTYPES[t], "supportsMonitoring": False}
+    ch = {"dataType": "string" if t == "p" else dtype_name(t), "supportsMonitoring": False}
     if v[4]:
         ch["unit"] = v[4]
     if t in "id":
