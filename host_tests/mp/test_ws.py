@@ -56,6 +56,21 @@ def test_client_frames_are_masked_and_sized():
         assert bytes(back) == data
 
 
+async def test_send_in_chunks_is_one_correct_frame():
+    for n in (0, 5, 1023, 1024, 1025, 3000, 70001):
+        ws, w = ws_over(b"")
+        text = "".join(chr(97 + i % 26) for i in range(n))
+        await ws.send(text)
+        out = bytes(w.out)
+        ln = out[1] & 0x7F
+        h = 2 if ln < 126 else (4 if ln == 126 else 10)
+        size = ln if ln < 126 else int.from_bytes(out[2:h], "big")
+        assert out[0] == 0x81 and out[1] & 0x80 and size == n and len(out) == h + 4 + n
+        back = bytearray(n)
+        mask_into(back, 0, out[h + 4:], out[h:h + 4])
+        assert back.decode() == text
+
+
 async def test_text_frames_of_each_length_form():
     for n in (3, 300, 70000):
         payload = b"a" * n
