@@ -25,7 +25,7 @@ class Runner:
     def __init__(self, agent):
         self.agent = agent
         self.runs = {}  # requestId -> task
-        self.via = {}  # requestId -> binding its notifications use
+        self.via = {}  # requestId -> binding its notifications use, when not the default
         self.running = 0  # tests running now
         self.current = []  # their ids (DiagnosticsCtrlr.RunningTests)
         self.active = 0  # requests accepted and not finished (MaxConcurrentRuns)
@@ -102,7 +102,14 @@ class Runner:
             finally:
                 reg.unload(tid)
         if req_id is not None:
-            self.via[req_id] = via
+            if via is not None:
+                # Remembered for the results still to be delivered; bounded, since a
+                # station runs for years (an old request falls back to the default).
+                if len(self.via) >= 16:
+                    for k in self.via:
+                        break
+                    del self.via[k]
+                self.via[req_id] = via
             self.runs[req_id] = None  # reserved until the task exists
         self.active += 1
         return self._request(req_id, requestor, trigger, plan, stop_on_failure, via)

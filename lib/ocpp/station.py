@@ -20,7 +20,6 @@ class Station:
         self.outbox = Outbox()
         self._boot_now = asyncio.Event()
         self._hb_wake = asyncio.Event()
-        self._down = asyncio.Event()
         self._offline_since = time.ticks_ms()
         self._status_sent = False
         self.last_tx = time.ticks_ms()
@@ -68,13 +67,15 @@ class Station:
             self.connects += 1
             log.info("connected to %s (%s)", a.cfg["csmsUrl"], ws.protocol)
             a.rpc.attach(ws)
-            self._down.clear()
-            tasks = [a.spawn(self._guard(a.rpc.recv_loop(), "receive")),
-                     a.spawn(self._guard(self._session(), "session"))]
+            # One event per connection: a task of the previous one, cancelled late,
+            # must not tear this one down.
+            down = asyncio.Event()
+            tasks = [a.spawn(self._guard(a.rpc.recv_loop(), "receive", down)),
+                     a.spawn(self._guard(self._session(), "session", down))]
             if a.dm.get_int("OCPPCommCtrlr", "WebSocketPingInterval", None, 0) > 0:
-                tasks.append(a.spawn(self._guard(self._keepalive(ws), "keepalive")))
+                tasks.append(a.spawn(self._guard(self._keepalive(ws), "keepalive", down)))
             try:
-                await self._down.wait()
+                await down.wait()
             finally:
                 for t in tasks:
                     t.cancel()
@@ -86,7 +87,7 @@ class Station:
             log.info("disconnected (close code %s)", ws.close_code)
             await asyncio.sleep(self.backoff_s(0) / 4)
 
-    async def _guard(self, coro, what):
+    async def _guard(self, coro, what, down):
         try:
             await coro
         except asyncio.CancelledError:
@@ -94,7 +95,7 @@ class Station:
         except Exception as e:
             log.exc(e, what)
         finally:
-            self._down.set()
+            down.set()
 
     async def _keepalive(self, ws):
         # A half-open TCP link (weak cellular) never errors by itself: ping, and drop
