@@ -162,6 +162,19 @@ def agent(csms, make_agent):
     return a
 
 
+def collect(csms, station, action, request_id, key="requestId", timeout=15):
+    """Every part of a report sent in parts (NotifyReport, NotifyDiagnosticsCatalog...),
+    up to the one with tbc false."""
+    parts, after = [], 0
+    while True:
+        rec = csms.wait_for(action, station=station, after=after, timeout=timeout,
+                            predicate=lambda r: r["payload"].get(key) == request_id)
+        parts.append(rec["payload"])
+        after = rec["index"] + 1
+        if not rec["payload"].get("tbc"):
+            return parts
+
+
 def wait_booted(csms, a, after=0):
     """Boot accepted and the first StatusNotification of every connector in."""
     rec = csms.wait_for("BootNotification", station=a.station, after=after)

@@ -2,6 +2,7 @@
 GetReport in parts, and the ItemsPerMessage/BytesPerMessage limits."""
 import pytest
 
+from conftest import collect
 from harness import CallErrorReply
 
 
@@ -70,22 +71,10 @@ def test_set_variables_validate_and_persist(csms, make_agent):
     assert [x["attributeValue"] for x in r] == ["120", "Europe/Amsterdam"]
 
 
-def _collect_report(csms, station, request_id, timeout=15):
-    parts = []
-    after = 0
-    while True:
-        rec = csms.wait_for("NotifyReport", station=station, after=after, timeout=timeout,
-                            predicate=lambda r: r["payload"]["requestId"] == request_id)
-        parts.append(rec["payload"])
-        after = rec["index"] + 1
-        if not rec["payload"].get("tbc", False):
-            return parts
-
-
 def test_full_base_report_in_parts(csms, agent):
     res = csms.call(agent.station, "GetBaseReport", {"requestId": 7, "reportBase": "FullInventory"})
     assert res["status"] == "Accepted"
-    parts = _collect_report(csms, agent.station, 7)
+    parts = collect(csms, agent.station, "NotifyReport", 7)
     assert [p["seqNo"] for p in parts] == list(range(len(parts)))
     assert len(parts) > 3
     items = [d for p in parts for d in p["reportData"]]
@@ -111,10 +100,10 @@ def test_full_base_report_in_parts(csms, agent):
 
 def test_configuration_and_summary_inventory(csms, agent):
     csms.call(agent.station, "GetBaseReport", {"requestId": 8, "reportBase": "ConfigurationInventory"})
-    items = [d for p in _collect_report(csms, agent.station, 8) for d in p["reportData"]]
+    items = [d for p in collect(csms, agent.station, "NotifyReport", 8) for d in p["reportData"]]
     assert items and all(d["variableAttribute"][0]["mutability"] != "ReadOnly" for d in items)
     csms.call(agent.station, "GetBaseReport", {"requestId": 9, "reportBase": "SummaryInventory"})
-    items = [d for p in _collect_report(csms, agent.station, 9) for d in p["reportData"]]
+    items = [d for p in collect(csms, agent.station, "NotifyReport", 9) for d in p["reportData"]]
     assert {d["variable"]["name"] for d in items} <= {"AvailabilityState", "Available", "Problem", "Enabled"}
     core = [d for d in items if d["component"]["name"] in ("ChargingStation", "EVSE", "Connector")]
     assert len(core) == 2 * (1 + 2 + 3) + 1  # station, 2 EVSEs, 3 connectors (+ Problem)
@@ -126,7 +115,7 @@ def test_get_report_filters(csms, agent):
         {"component": {"name": "DeviceDataCtrlr"}, "variable": {"name": "ItemsPerMessage"}},
         {"component": {"name": "Connector", "evse": {"id": 2, "connectorId": 2}}}]})
     assert res["status"] == "Accepted"
-    items = [d for p in _collect_report(csms, agent.station, 11) for d in p["reportData"]]
+    items = [d for p in collect(csms, agent.station, "NotifyReport", 11) for d in p["reportData"]]
     got = sorted((d["component"]["name"], d["variable"]["name"], d["variable"].get("instance", ""))
                  for d in items)
     assert got == sorted([("DeviceDataCtrlr", "ItemsPerMessage", i) for i in
@@ -138,7 +127,7 @@ def test_get_report_filters(csms, agent):
     assert res["status"] == "EmptyResultSet"
     res = csms.call(agent.station, "GetReport", {"requestId": 13, "componentCriteria": ["Available"]})
     assert res["status"] == "Accepted"
-    items = [d for p in _collect_report(csms, agent.station, 13) for d in p["reportData"]]
+    items = [d for p in collect(csms, agent.station, "NotifyReport", 13) for d in p["reportData"]]
     assert {d["component"]["name"] for d in items} == {"ChargingStation", "EVSE", "Connector",
                                                         "DiagnosticsCtrlr"}
 

@@ -1,17 +1,6 @@
 """Diagnostics catalog: discovery through the native message (in parts) and
 through the device model (GetBaseReport / GetVariables)."""
-from conftest import wait_booted  # noqa: F401
-
-
-def collect(csms, station, action, request_id, key="requestId", timeout=15):
-    parts, after = [], 0
-    while True:
-        rec = csms.wait_for(action, station=station, after=after, timeout=timeout,
-                            predicate=lambda r: r["payload"].get(key) == request_id)
-        parts.append(rec["payload"])
-        after = rec["index"] + 1
-        if not rec["payload"].get("tbc"):
-            return parts
+from conftest import collect
 
 
 def test_catalog_in_parts(csms, agent):

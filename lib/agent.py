@@ -84,12 +84,10 @@ class Agent:
         if interrupted:
             # We are on a fresh event loop; the old tasks still sit in the old Events
             # and Locks. Touching those would wake them here, half-dead, so only the
-            # socket is reused, with a new write lock.
+            # socket is reused.
             self.rpc.ws = None
             if ws is not None:
-                ws._wlock = asyncio.Lock()
-                ws._peer_closed = asyncio.Event()
-                ws.reading = False  # the old receive task will never run again
+                ws.rebind()
         else:
             self.rpc.detach()
         if ws is not None and not ws.closed:

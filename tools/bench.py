@@ -30,58 +30,55 @@ GV = {"getVariableData": [
      "variable": {"name": "AvailabilityState"}}]}
 
 
-async def scenario(csms, station, rtts):
-    """Boot + full report + 100 GetVariables; raises on any failure."""
-    q = asyncio.Queue()
-    csms.listeners.append(lambda kind, rec: kind == "record" and q.put_nowait(rec))
+class _Calls:
+    """The CALLs the station sends, in order, for a scenario to wait on."""
 
-    async def next_call(action, timeout=20):
+    def __init__(self, csms, timeout):
+        self.q = asyncio.Queue()
+        self.timeout = timeout
+        csms.listeners.append(lambda kind, rec: kind == "record" and self.q.put_nowait(rec))
+
+    async def next(self, action, pred=None):
         while True:
-            rec = await asyncio.wait_for(q.get(), timeout)
+            rec = await asyncio.wait_for(self.q.get(), self.timeout)
             if rec["type"] == "DISCONNECT":
                 raise RuntimeError("agent disconnected")
-            if rec["type"] == "CALL" and rec["action"] == action:
+            if rec["type"] == "CALL" and rec["action"] == action and (pred is None or pred(rec["payload"])):
                 return rec
 
-    await next_call("BootNotification")
-    await next_call("StatusNotification")
+
+async def _boot_and_report(csms, station, calls):
+    await calls.next("BootNotification")
+    await calls.next("StatusNotification")
     res = await csms.call(station, "GetBaseReport", {"requestId": 1, "reportBase": "FullInventory"})
     assert res["status"] == "Accepted", res
-    while True:
-        rec = await next_call("NotifyReport")
-        if not rec["payload"].get("tbc"):
-            break
-    for _ in range(100):
+    while (await calls.next("NotifyReport"))["payload"].get("tbc"):
+        pass
+
+
+async def _get_variables(csms, station, rtts, n=100):
+    for _ in range(n):
         t0 = time.perf_counter()
         res = await csms.call(station, "GetVariables", GV, timeout=10)
         rtts.append((time.perf_counter() - t0) * 1000)
         assert all(r["attributeStatus"] == "Accepted" for r in res["getVariableResult"]), res
 
 
+async def scenario(csms, station, rtts):
+    """Boot + full report + 100 GetVariables; raises on any failure."""
+    await _boot_and_report(csms, station, _Calls(csms, 20))
+    await _get_variables(csms, station, rtts)
+
+
 async def scenario_full(csms, station, rtts):
     """Boot, full report, catalog, every test once, 100 GetVariables."""
-    q = asyncio.Queue()
-    csms.listeners.append(lambda kind, rec: kind == "record" and q.put_nowait(rec))
-
-    async def next_call(action, pred=None, timeout=30):
-        while True:
-            rec = await asyncio.wait_for(q.get(), timeout)
-            if rec["type"] == "DISCONNECT":
-                raise RuntimeError("agent disconnected")
-            if rec["type"] == "CALL" and rec["action"] == action and (pred is None or pred(rec["payload"])):
-                return rec
-
-    await next_call("BootNotification")
-    await next_call("StatusNotification")
-    res = await csms.call(station, "GetBaseReport", {"requestId": 1, "reportBase": "FullInventory"})
-    assert res["status"] == "Accepted", res
-    while (await next_call("NotifyReport"))["payload"].get("tbc"):
-        pass
+    calls = _Calls(csms, 30)
+    await _boot_and_report(csms, station, calls)
     res = await csms.call(station, "GetDiagnosticsCatalog", {"requestId": 2})
     assert res["status"] == "Accepted", res
     tests = set()
     while True:
-        p = (await next_call("NotifyDiagnosticsCatalog"))["payload"]
+        p = (await calls.next("NotifyDiagnosticsCatalog"))["payload"]
         tests.update(t["testId"] for t in p["test"])
         if not p.get("tbc"):
             break
@@ -91,14 +88,10 @@ async def scenario_full(csms, station, rtts):
             t["parameter"] = [{"name": "durationMs", "value": 100}]
         res = await csms.call(station, "StartDiagnostics", {"requestId": 10 + i, "test": [t]})
         assert res["status"] == "Accepted", (tid, res)
-        r = (await next_call("NotifyDiagnosticsResult",
-                             lambda p, i=i: p["result"].get("requestId") == 10 + i))["payload"]["result"]
+        r = (await calls.next("NotifyDiagnosticsResult",
+                              lambda p, i=i: p["result"].get("requestId") == 10 + i))["payload"]["result"]
         assert r["verdict"] == "Passed", r
-    for _ in range(100):
-        t0 = time.perf_counter()
-        res = await csms.call(station, "GetVariables", GV, timeout=10)
-        rtts.append((time.perf_counter() - t0) * 1000)
-        assert all(r["attributeStatus"] == "Accepted" for r in res["getVariableResult"]), res
+    await _get_variables(csms, station, rtts)
 
 
 async def run_once(build_dir, heap_kb, scenario_fn=scenario, rom=True):

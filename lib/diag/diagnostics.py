@@ -108,8 +108,7 @@ class Diagnostics:
             self.booted = True
             if self.agent.dm.get("DiagnosticsCtrlr", "StartupTiming") == "AfterBoot":
                 self.run_startup()
-        self._wake.set()
-        self.agent.spawn(self.deliver())
+        self.wake()
 
     def run_startup(self):
         ids = self.agent.dm.get("DiagnosticsCtrlr", "StartupTests") or ""

@@ -22,6 +22,14 @@ class Refused(Exception):
         self.info = info
 
 
+def rejected(code, info=None, status="Rejected"):
+    """A diagnostics response that refuses, with StatusInfoType's length limits."""
+    si = {"reasonCode": code[:20]}
+    if info:
+        si["additionalInfo"] = info[:1024]
+    return {"status": status, "statusInfo": si}
+
+
 def _typed(p, v):
     t = p[_TYPE]
     tv = type(v)

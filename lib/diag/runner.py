@@ -26,8 +26,7 @@ class Runner:
         self.agent = agent
         self.runs = {}  # requestId -> task
         self.via = {}  # requestId -> binding its notifications use, when not the default
-        self.running = 0  # tests running now
-        self.current = []  # their ids (DiagnosticsCtrlr.RunningTests)
+        self.current = []  # ids of the tests running now (DiagnosticsCtrlr.RunningTests)
         self.active = 0  # requests accepted and not finished (MaxConcurrentRuns)
         self.locks = {}  # resource -> testId holding it
         self.started = {}  # testId -> ticks_ms of its last start (minInterval)
@@ -191,7 +190,6 @@ class Runner:
             for r in resources:
                 self.locks[r] = tid
             locked = True
-            self.running += 1
             self.current.append(tid)
             self.started[tid] = t0
             if self.stall:
@@ -227,7 +225,6 @@ class Runner:
             self._record(tid, m.TYPE, vals, requestor, trigger, req_id, start, verdict, ctx)
         finally:
             if locked:
-                self.running -= 1
                 self.current.remove(tid)
                 for r in resources:
                     if self.locks.get(r) == tid:

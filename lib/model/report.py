@@ -39,6 +39,24 @@ def count(dm, select):
     return n
 
 
+_QUEUE = 3  # reports accepted and not yet sent: one running, two waiting
+
+
+def busy(agent):
+    """The GetBaseReport/GetReport refusal when enough reports are queued, else None."""
+    if agent.reporting >= _QUEUE:
+        return {"status": "Rejected", "statusInfo": {"reasonCode": "Busy"}}
+    return None
+
+
+def accept(agent, request_id, select):
+    """The response to a report request, and the task that sends the report."""
+    if not count(agent.dm, select):
+        return {"status": "EmptyResultSet"}
+    agent.reporting += 1
+    return {"status": "Accepted"}, send(agent, request_id, select)
+
+
 async def send(agent, request_id, select):
     """Stream every selected variable as NotifyReport parts. Reports requested
     while one is running wait for it (agent.reporting counts them)."""

@@ -21,7 +21,6 @@ ARR = const(16)   # list of the type above
 REQ = const(32)
 
 
-
 class Invalid(Exception):
     def __init__(self, code, desc):
         super().__init__(desc)
@@ -64,13 +63,9 @@ def _custom(v, p):
     # CustomDataType: an object with vendorId; any further properties are the vendor's.
     if type(v) is not dict:
         raise Invalid("TypeConstraintViolation", "%s must be an object" % p)
-    _need(v, "vendorId", p)
+    if "vendorId" not in v:
+        raise Invalid("OccurrenceConstraintViolation", "%s.vendorId is required" % p)
     _one(v["vendorId"], STR, 255, p + ".vendorId")
-
-
-def _need(obj, name, p):
-    if name not in obj:
-        raise Invalid("OccurrenceConstraintViolation", "%s.%s is required" % (p, name))
 
 
 def _one(v, t, arg, p):

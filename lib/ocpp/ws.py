@@ -207,11 +207,8 @@ class WebSocket:
             if op == _OP_CLOSE:
                 code = int.from_bytes(data[:2], "big") if len(data) >= 2 else 1005
                 self._peer_closed.set()
-                if self.closed:  # the answer to our own close
-                    self._abort()
-                    return None
-                self.close_code = code
-                if not self.closed:
+                if not self.closed:  # the peer's close: answer it (ours needs no answer)
+                    self.close_code = code
                     self.closed = True
                     try:
                         await self._send(_OP_CLOSE, data[:2])
@@ -263,6 +260,13 @@ class WebSocket:
             self._w.close()
         except Exception:
             pass
+
+    def rebind(self):
+        """After the event loop that ran this socket's tasks is gone (Ctrl-C): new
+        primitives, so that closing here wakes none of the old, half-dead tasks."""
+        self._wlock = asyncio.Lock()
+        self._peer_closed = asyncio.Event()
+        self.reading = False  # the old receive task will never run again
 
     async def close(self, code=1000, wait_ms=1000):
         """Close handshake: send our close frame, wait briefly for the peer's."""

@@ -6,5 +6,5 @@ from diag.ops.shapes import CANCEL as REQ
 def handle(agent, p):
     if agent.diag.runner.cancel(p["requestId"]):
         return {"status": "Accepted"}
-    return {"status": "Rejected", "statusInfo": {"reasonCode": "UnknownRequest",
-                                                 "additionalInfo": "no request %d is running" % p["requestId"]}}
+    from diag.params import rejected
+    return rejected("UnknownRequest", "no request %d is running" % p["requestId"])

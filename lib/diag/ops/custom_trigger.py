@@ -2,7 +2,7 @@
 # "SelfTest" every self test, a testId that test. Parameter values may ride in the
 # request's customData under our vendorId and are checked exactly as for
 # StartDiagnostics: this is what plain OCPP 2.1 triggers lack.
-from diag.params import Refused
+from diag.params import Refused, rejected
 from ocpp.check import ARR, Invalid, OBJ, check
 
 
@@ -24,23 +24,19 @@ def handle(agent, p):
         try:
             check({"parameter": cd["parameter"]}, (("parameter", ARR | OBJ, PARAM_VALUE),))
         except Invalid as e:
-            return _rejected("InvalidParameter", str(e))
+            return rejected("InvalidParameter", str(e))
         if len(ids) != 1:
-            return _rejected("AmbiguousParameters", "parameters need a trigger naming one test")
+            return rejected("AmbiguousParameters", "parameters need a trigger naming one test")
         params = cd["parameter"]
     tests = [{"testId": t, "parameter": params} for t in ids]
     if len(ids) == 1:
         try:
             d.runner.plan(tests)  # refuse bad parameters now, naming them
         except Refused as e:
-            return _rejected(e.code, e.info)
+            return rejected(e.code, e.info)
     # A group ("SelfTest"): a test that cannot run with its defaults is journaled
     # as Skipped with the reason, the others run.
     return {"status": "Accepted"}, _run(agent, tests)
-
-
-def _rejected(code, info):
-    return {"status": "Rejected", "statusInfo": {"reasonCode": code[:20], "additionalInfo": info[:1024]}}
 
 
 async def _run(agent, tests):

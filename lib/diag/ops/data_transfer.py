@@ -28,8 +28,8 @@ def handle(agent, p):
     except Invalid as e:
         # The OCPP-J error the native message would get, in additionalInfo
         # (reasonCode is limited to 20 characters).
-        return {"status": "Rejected", "statusInfo": {"reasonCode": "InvalidPayload",
-                                                     "additionalInfo": "%s: %s" % (e.code, e)}}
+        from diag.params import rejected
+        return rejected("InvalidPayload", "%s: %s" % (e.code, e))
     d.via = binding.DATA_TRANSFER
     try:
         res = mod.handle(agent, data)

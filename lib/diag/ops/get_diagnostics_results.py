@@ -26,26 +26,20 @@ def handle(agent, p):
     try:
         ok = _filter(p)
     except (ValueError, IndexError):
-        return {"status": "Rejected", "statusInfo": {"reasonCode": "InvalidRange",
-                                                     "additionalInfo": "from/to must be dateTime values"}}
-    j = agent.diag.journal
-    most = p.get("maxResults", 1000)
-    n = 0
-    for r in j.records():
-        if ok(r):
-            n += 1
-    if not n:
+        from diag.params import rejected
+        return rejected("InvalidRange", "from/to must be dateTime values")
+    # Ids only (small, the journal is bounded); each result is read again when it is
+    # sent, so the journal file is never held in RAM.
+    ids = [r["resultId"] for r in agent.diag.journal.records() if ok(r)][:p.get("maxResults", 1000)]
+    if not ids:
         return {"status": "EmptyResultSet"}
-    return {"status": "Accepted"}, _send(agent, p["requestId"], ok, min(n, most), agent.diag.via)
+    return {"status": "Accepted"}, _send(agent, p["requestId"], ids, agent.diag.via)
 
 
-async def _send(agent, req_id, ok, total, via):
+async def _send(agent, req_id, ids, via):
     import log
     seq = 0
     try:
-        # Ids first (small), then each result read again when it is sent: the
-        # journal file is never held in RAM.
-        ids = [r["resultId"] for r in agent.diag.journal.records() if ok(r)][:total]
         for rid in ids:
             r = agent.diag.journal.get(rid)
             if r is None:

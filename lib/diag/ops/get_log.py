@@ -24,12 +24,12 @@ async def report_status(agent):
 
 
 def handle(agent, p):
+    from diag.params import rejected
     if p["logType"] != "DiagnosticsLog":
-        return {"status": "Rejected", "statusInfo": {"reasonCode": "UnsupportedLogType"}}
+        return rejected("UnsupportedLogType")
     loc = p["log"]["remoteLocation"]
     if not (loc.startswith("http://") or loc.startswith("https://")):
-        return {"status": "Rejected", "statusInfo": {"reasonCode": "UnsupportedProtocol",
-                                                     "additionalInfo": "FileTransferProtocols: HTTP,HTTPS"}}
+        return rejected("UnsupportedProtocol", "FileTransferProtocols: HTTP,HTTPS")
     import clock
     name = "diagnostics-%s-%s.ndjson" % (agent.cfg["stationId"], clock.iso().replace(":", ""))
     status = "Accepted"

@@ -2,7 +2,7 @@
 # a refusal names the test and parameter. With a schedule the tests are scheduled
 # (DiagnosticTest.Interval) instead of run now.
 from diag.ops.shapes import START as REQ
-from diag.params import Refused
+from diag.params import Refused, rejected
 
 
 def handle(agent, p):
@@ -15,8 +15,7 @@ def handle(agent, p):
                        p.get("stopOnFailure", False), d.via)
     except Refused as e:
         from diag.runner import Busy
-        return {"status": "Busy" if isinstance(e, Busy) else "Rejected",
-                "statusInfo": {"reasonCode": e.code, "additionalInfo": e.info[:1024]}}
+        return rejected(e.code, e.info, "Busy" if isinstance(e, Busy) else "Rejected")
     return {"status": "Accepted"}, coro
 
 

@@ -10,9 +10,10 @@ _SUMMARY = ("AvailabilityState", "Available", "Problem", "Enabled", "Active")
 
 
 def handle(agent, p):
-    if agent.reporting >= 3:  # one running, two waiting: enough for any CSMS
-        return {"status": "Rejected", "statusInfo": {"reasonCode": "Busy"}}
     from model import report
+    refused = report.busy(agent)
+    if refused:
+        return refused
     base = p["reportBase"]
     if base == "FullInventory":
         def select(c, v):
@@ -23,7 +24,4 @@ def handle(agent, p):
     else:
         def select(c, v):
             return v[0] in _SUMMARY
-    if not report.count(agent.dm, select):
-        return {"status": "EmptyResultSet"}
-    agent.reporting += 1
-    return {"status": "Accepted"}, report.send(agent, p["requestId"], select)
+    return report.accept(agent, p["requestId"], select)

@@ -23,10 +23,11 @@ def _comp_matches(c, cd):
 
 
 def handle(agent, p):
-    if agent.reporting >= 3:  # one running, two waiting: enough for any CSMS
-        return {"status": "Rejected", "statusInfo": {"reasonCode": "Busy"}}
-    from ocpp.msglimits import enforce
     from model import report
+    refused = report.busy(agent)
+    if refused:
+        return refused
+    from ocpp.msglimits import enforce
     cvs = p.get("componentVariable")
     crit = p.get("componentCriteria")
     enforce(agent, "GetReport", len(cvs) if cvs else 0)
@@ -53,7 +54,4 @@ def handle(agent, p):
                     return True
         return False
 
-    if not report.count(dm, select):
-        return {"status": "EmptyResultSet"}
-    agent.reporting += 1
-    return {"status": "Accepted"}, report.send(agent, p["requestId"], select)
+    return report.accept(agent, p["requestId"], select)
