@@ -6,14 +6,25 @@ import sys
 from conftest import ROOT
 
 
+def _story(out):
+    """What to show when the story went wrong: the demo's own lines, the agent's
+    diagnostics log and the diagnostics messages, not an arbitrary tail."""
+    keep = [l for l in out.splitlines()
+            if l.startswith(("  >", "  agent |", "Traceback")) or "VIOLATION" in l
+            or (l.startswith("    |") and "Diagnostics" in l)]
+    return "\n".join(keep)[-6000:]
+
+
 def test_demo_runs_the_whole_story(tmp_path):
-    r = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "demo.py"), "--once",
+    r = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "demo.py"), "--once", "--trace",
                         "--workdir", str(tmp_path)], capture_output=True, text=True, timeout=120)
     out = r.stdout + r.stderr
-    assert r.returncode == 0, out[-3000:]
+    with open(tmp_path / "demo.out", "w") as f:
+        f.write(out)
+    assert r.returncode == 0, _story(out)
     for line in ("BootNotification: Acme Charging ADX-22, reason PowerUp -> Accepted",
                  "connector 1/1 is Available", "GetBaseReport: Accepted", "catalog: 4 tests",
                  "StartDiagnostics: Accepted", "memory OnDemand -> Passed", "health: Healthy",
                  "heartbeat received", "agent exited with code 0"):
-        assert line in out, (line, out[-3000:])
-    assert "Traceback" not in out and "VIOLATION" not in out
+        assert line in out, (line, _story(out))
+    assert "Traceback" not in out and "VIOLATION" not in out, _story(out)

@@ -3,7 +3,7 @@ no hardware needed. Shows what an operator sees: the station connecting and boot
 its heartbeats, its device model read back through GetBaseReport, its diagnostics
 catalog, a test run with parameters and its verdict.
 
-    python tools/demo.py [--heap 160k] [--once]
+    python tools/demo.py [--heap 160k] [--once] [--trace]
 
 Ctrl-C stops the agent (it closes its WebSocket properly) and the CSMS.
 """
@@ -16,7 +16,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from csms import Csms, register_diagnostics_schemas, stop_agent  # noqa: E402
+from csms import Csms, format_event, register_diagnostics_schemas, stop_agent  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MICROPYTHON = os.path.join(os.path.dirname(sys.executable), "micropython")
@@ -36,7 +36,10 @@ class Demo:
         self.csms.listeners.append(self._on_event)
 
     def _on_event(self, kind, rec):
-        if kind == "record":
+        if self.args.trace or kind == "violation":
+            print("    |", format_event(kind, rec), flush=True)
+        # Only the demo's own station drives the story.
+        if kind == "record" and rec["station"] == STATION:
             self.events.put_nowait(rec)
 
     async def next(self, action=None, type="CALL", timeout=30):
@@ -99,7 +102,8 @@ class Demo:
             parts += 1
             for d in rec["payload"]["reportData"]:
                 c, v, a = d["component"], d["variable"], d["variableAttribute"][0]
-                where = c["name"] + ("(%s)" % ",".join(str(x) for x in c["evse"].values()) if "evse" in c else "")
+                where = c["name"] + ("(%s)" % ",".join(str(x) for x in c["evse"].values()) if "evse" in c
+                                     else "(%s)" % c["instance"] if "instance" in c else "")
                 name = v["name"] + ("[%s]" % v["instance"] if "instance" in v else "")
                 rows.append((where, name, a.get("value", "<write-only>"), a["mutability"],
                              d["variableCharacteristics"].get("unit", "")))
@@ -107,7 +111,7 @@ class Demo:
                 break
         say("device model: %d variables in %d NotifyReport parts" % (len(rows), parts))
         for r in rows:
-            print("      %-18s %-32s %-22s %-9s %s" % r, flush=True)
+            print("      %-22s %-30s %-22s %-9s %s" % r, flush=True)
         await self._diagnostics()
         res = await self.csms.call(STATION, "SetVariables", {"setVariableData": [
             {"component": {"name": "ClockCtrlr"}, "variable": {"name": "TimeZone"},
@@ -153,7 +157,7 @@ class Demo:
             "test": [{"testId": "memory", "parameter": [{"name": "minFreeBytes", "value": 4096}]}]})
         say("StartDiagnostics:", res["status"])
         r = (await self.next("NotifyDiagnosticsResult"))["payload"]["result"]
-        say("result %d: %s %s -> %s" % (r["resultId"], r["testId"], r["trigger"], r["verdict"]))
+        say("result %d: %s %s -> %s%s" % (r["resultId"], r["testId"], r["trigger"], r["verdict"], _why(r)))
         for m in r.get("measurement", []):
             print("      %-14s %10s %-3s limit %s" % (m["name"], m["value"], m.get("unit", ""),
                                                     m.get("limit", "-")), flush=True)
@@ -162,7 +166,16 @@ class Demo:
         await self.csms.call(STATION, "TriggerMessage", {"requestedMessage": "CustomTrigger",
                                                          "customTrigger": "HealthCheck"})
         r = (await self.next("NotifyDiagnosticsResult"))["payload"]["result"]
-        say("health: %s (verdict %s)" % (r.get("healthStatus"), r["verdict"]))
+        say("health: %s (verdict %s)%s" % (r.get("healthStatus"), r["verdict"], _why(r)))
+
+
+def _why(result):
+    """The station's own reason for a verdict other than Passed."""
+    if result["verdict"] == "Passed" and result.get("healthStatus", "Healthy") == "Healthy":
+        return ""
+    info = result.get("statusInfo", {})
+    return " (%s: %s; evidence: %s)" % (info.get("reasonCode"), info.get("additionalInfo"),
+                                        result.get("evidence", "-"))
 
 
 def _hms(t):
@@ -186,6 +199,7 @@ def main():
     ap.add_argument("--heartbeat", type=int, default=5, help="heartbeat interval the CSMS gives (s)")
     ap.add_argument("--workdir", help="where the demo config and station state go (default: a temp dir)")
     ap.add_argument("--once", action="store_true", help="run the story once and exit (for tests)")
+    ap.add_argument("--trace", action="store_true", help="also print every OCPP message both ways")
     sys.exit(asyncio.run(amain(ap.parse_args())))
 
 
