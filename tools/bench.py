@@ -180,7 +180,7 @@ for m in open(sys.argv[2]).read().split(","):
 micropython.qstr_info()
 """
 
-_MODULES = ("log,clock,store,ocpp.check,ocpp.rpc,ocpp.ws,ocpp.outbox,ocpp.station,model.devmodel,"
+_MODULES = ("log,lazy,clock,store,ocpp.check,ocpp.rpc,ocpp.ws,ocpp.outbox,ocpp.station,model.devmodel,"
             "model.standard,agent,model.report,ocpp.msglimits,ocpp.ops.get_variables,"
             "ocpp.ops.get_base_report,ocpp.ops.set_variables,diag,diag.diagnostics,diag.journal,"
             "diag.registry,diag.components,diag.scheduler,diag.runner,diag.result,diag.params,"

@@ -5,37 +5,8 @@ import json
 from unit import raises, run
 
 from ocpp import check as C
-from ocpp.rpc import CallError, Offline, Rpc
-
-
-class FakeWs:
-    protocol = "ocpp2.1"
-    closed = False
-
-    def __init__(self):
-        self.sent = []
-
-    async def send(self, text):
-        self.sent.append(json.loads(text))
-
-
-class FakeAgent:
-    def __init__(self):
-        self.spawned = []
-
-    def on_sent(self, action):
-        pass
-
-    def spawn(self, coro):
-        self.spawned.append(coro)
-
-
-def make():
-    r = Rpc(FakeAgent(), 200)
-    ws = FakeWs()
-    r.attach(ws)
-    r.on("Echo", "echo_op")
-    return r, ws
+from fakes import make
+from ocpp.rpc import CallError, Offline
 
 
 async def test_errors_for_each_bad_frame():

@@ -4,6 +4,7 @@
 import os
 import sys
 
+import lazy
 import log
 
 _PKG = "diag.tests."
@@ -66,19 +67,12 @@ class Registry:
         return None
 
     def load(self, tid):
-        name = _PKG + tid
-        m = sys.modules.get(name)
-        if m is None:
-            __import__(name)
-            m = sys.modules[name]
-        return m
+        return lazy.load(_PKG + tid)
 
     def unload(self, tid):
         # Health checks run on an interval: they stay loaded, the rest is dropped.
         if not self.busy.get(tid) and self.type_of(tid) != "HealthCheck":
-            name = _PKG + tid
-            if name in sys.modules:
-                del sys.modules[name]
+            lazy.drop(_PKG + tid)
 
     def descriptor(self, tid):
         """DiagnosticTestDescriptorType, built on demand."""

@@ -5,9 +5,9 @@
 # so that an operation the CSMS never asks for costs no RAM.
 import asyncio
 import json
-import sys
 from micropython import const
 
+import lazy
 import log
 from ocpp.check import Invalid, check
 
@@ -37,6 +37,7 @@ class Rpc:
     def __init__(self, agent, timeout_ms):
         self.agent = agent
         self.handlers = {}  # action -> module name ("ocpp.ops.get_variables")
+        self._hot = None  # the handler module loaded now
         self.timeout_ms = timeout_ms
         self.ws = None
         self.version = None  # "2.1" or "2.0.1", from the negotiated subprotocol
@@ -154,10 +155,13 @@ class Rpc:
                 if actions.known(action):
                     raise CallError("NotSupported", "%s is not supported" % action)
                 raise CallError("NotImplemented", "unknown action %s" % action)
-            mod = sys.modules.get(modname)
-            if mod is None:
-                __import__(modname)
-                mod = sys.modules[modname]
+            if self._hot != modname:
+                # One handler module stays loaded: a burst of one request type
+                # (GetVariables) costs one import, and RAM holds one handler.
+                if self._hot:
+                    lazy.drop(self._hot)
+                self._hot = modname
+            mod = lazy.load(modname)
             check(payload, mod.REQ)
             res = mod.handle(a, payload)
         except Invalid as e:

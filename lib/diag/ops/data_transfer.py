@@ -1,8 +1,7 @@
 # DataTransfer: the compatibility binding. With our vendorId, messageId names a
 # diagnostics action and data carries its request payload; the answer's data is
 # that action's response. Checked exactly like the native message.
-import sys
-
+import lazy
 from diag import binding
 from ocpp.check import ANY, Invalid, STR, REQ, check
 
@@ -18,11 +17,15 @@ def handle(agent, p):
     mid = p.get("messageId")
     if mid not in _ACTIONS:
         return {"status": "UnknownMessageId"}
+    # Loaded for this call only (a task it returns keeps what it needs).
     name = agent.rpc.handlers[mid]
-    if name not in sys.modules:
-        __import__(name)
-    mod = sys.modules[name]
-    data = p.get("data")
+    try:
+        return _call(agent, lazy.load(name), p.get("data"))
+    finally:
+        lazy.drop(name)
+
+
+def _call(agent, mod, data):
     try:
         check(data if data is not None else {}, mod.REQ)
     except Invalid as e:
@@ -30,6 +33,7 @@ def handle(agent, p):
         # (reasonCode is limited to 20 characters).
         from diag.params import rejected
         return rejected("InvalidPayload", "%s: %s" % (e.code, e))
+    d = agent.diag
     d.via = binding.DATA_TRANSFER
     try:
         res = mod.handle(agent, data)

@@ -10,12 +10,11 @@ REQ = (("log", OBJ | REQ, (("remoteLocation", STR | REQ, 2000), ("oldestTimestam
        ("retries", INT, (0, 100)),
        ("retryInterval", INT, (0, 86400)))
 
-_upload = [None, None]  # the task of the upload under way, its requestId
-
 
 async def report_status(agent):
     """For TriggerMessage(LogStatusNotification): Uploading with its requestId, or Idle."""
-    m = {"status": "Uploading", "requestId": _upload[1]} if _upload[0] else {"status": "Idle"}
+    up = agent.diag.upload
+    m = {"status": "Uploading", "requestId": up[1]} if up[0] else {"status": "Idle"}
     try:
         await agent.rpc.call("LogStatusNotification", m)
     except Exception as e:
@@ -33,7 +32,7 @@ def handle(agent, p):
     import clock
     name = "diagnostics-%s-%s.ndjson" % (agent.cfg["stationId"], clock.iso().replace(":", ""))
     status = "Accepted"
-    old = _upload[0]
+    old = agent.diag.upload[0]
     if old is not None:
         # N01.FR.12: a new request cancels the upload under way.
         old.cancel()
@@ -46,12 +45,13 @@ async def _run(agent, p, name):
     import log
     from diag import upload
     from ocpp.rpc import CallError, Offline
-    _upload[0] = asyncio.current_task()
-    req = _upload[1] = p["requestId"]
+    up = agent.diag.upload
+    up[0] = asyncio.current_task()
+    req = up[1] = p["requestId"]
 
     async def status(s, info=None):
-        if s != "Uploading" and _upload[0] is asyncio.current_task():
-            _upload[0] = None  # over before its last notification is out
+        if s != "Uploading" and up[0] is asyncio.current_task():
+            up[0] = None  # over before its last notification is out
         m = {"status": s, "requestId": req}
         if info:
             m["statusInfo"] = {"reasonCode": info[0], "additionalInfo": info[1][:1024]}
@@ -77,5 +77,5 @@ async def _run(agent, p, name):
                     return
             await asyncio.sleep(p.get("retryInterval", 5))
     finally:
-        if _upload[0] is asyncio.current_task():
-            _upload[0] = None
+        if up[0] is asyncio.current_task():
+            up[0] = None

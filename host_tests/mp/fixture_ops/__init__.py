@@ -1,0 +1,2 @@
+# Two operation modules for the lazy-import tests; each import is counted here.
+IMPORTS = []
