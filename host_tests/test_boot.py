@@ -4,7 +4,7 @@ import os
 import subprocess
 import sys
 
-from conftest import MICROPYTHON, ROOT
+from conftest import MICROPYTHON, ROOT, collect, wait_booted
 from harness import CallErrorReply
 
 
@@ -119,6 +119,7 @@ def test_config_errors_give_one_line_and_exit_2(tmp_path):
         (good % ', "basicAuthPassword": "short"', "'basicAuthPassword'"),
         (good % ', "evses": [0]', "'evses'"),
         (good.replace("ws://", "wss://") % "", "'caFile'"),
+        (good % ', "extensions": ["nope"]', "'extensions'"),
     ]
     for i, (text, expect) in enumerate(cases):
         r = _run_with(tmp_path, text, "c%d.json" % i)
@@ -126,3 +127,20 @@ def test_config_errors_give_one_line_and_exit_2(tmp_path):
         assert r.returncode == 2, (text, out)
         assert len(out.splitlines()) == 1 and out.startswith("config error:"), out
         assert expect in out, (expect, out)
+
+
+def test_bare_ocpp_station_without_extensions(csms, make_agent):
+    # "extensions": [] is the OCPP core alone: no diagnostics messages, no
+    # diagnostics components in the device model.
+    a = make_agent(csms, extensions=[])
+    wait_booted(csms, a)
+    try:
+        csms.call(a.station, "GetDiagnosticsCatalog", {"requestId": 1})
+        raise AssertionError("GetDiagnosticsCatalog answered")
+    except CallErrorReply as e:
+        assert e.code == "NotImplemented", e
+    assert csms.call(a.station, "GetBaseReport", {"requestId": 2, "reportBase": "FullInventory"})[
+        "status"] == "Accepted"
+    names = {d["component"]["name"] for p in collect(csms, a.station, "NotifyReport", 2)
+             for d in p["reportData"]}
+    assert "OCPPCommCtrlr" in names and not names & {"DiagnosticsCtrlr", "DiagnosticTest"}, names

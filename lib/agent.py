@@ -22,9 +22,6 @@ _OPS = (
 )
 
 
-# Extensions: packages with install(agent) that add operations, components, hooks.
-_EXTENSIONS = ("diag",)
-
 
 class Agent:
     def __init__(self, cfg):
@@ -50,7 +47,9 @@ class Agent:
         self.rpc.gate = self._gate
         from model import standard
         standard.install(self)
-        for ext in _EXTENSIONS:
+        # Extensions (config "extensions"): packages with install(agent) that add
+        # operations, components and hooks to the OCPP core.
+        for ext in cfg["extensions"]:
             __import__(ext)
             sys.modules[ext].install(self)
         self.rpc.timeout_ms = self.dm.get_int("OCPPCommCtrlr", "MessageTimeout", "Default", 30) * 1000

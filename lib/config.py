@@ -13,6 +13,7 @@ _DEFAULTS = (
     ("maxMessageSize", 8192),
     ("reportItemsPerPart", 8),
     ("logLevel", "info"),
+    ("extensions", ["diag"]),
 )
 
 
@@ -77,6 +78,9 @@ def check(cfg):
         raise ConfigError("'securityProfile' must be 1 or 2")
     if prof >= 2 and not tls:
         raise ConfigError("security profile %d needs a wss:// csmsUrl" % prof)
+    ext = _need(cfg, "extensions", (list,), "a list of package names, e.g. [\"diag\"]")
+    if any(e not in ("diag",) for e in ext):
+        raise ConfigError("'extensions' may hold only \"diag\"")
     if cfg["logLevel"] not in ("debug", "info", "warn"):
         raise ConfigError("'logLevel' must be debug, info or warn")
     return cfg

@@ -1,9 +1,18 @@
 """`make bench`: the agent's memory and latency on the MicroPython unix port.
 
-Scenario: boot, full base report (every NotifyReport part), 100 GetVariables.
-Prints the smallest -X heapsize (KB) at which the scenario completes, the peak heap
+Scenarios: A, the OCPP core alone: boot, full base report (every NotifyReport part),
+100 GetVariables; Ad, the same with the diagnostics extension; B, Ad plus the
+diagnostics catalog and every test once. For each it prints the smallest -X heapsize (KB) at which the scenario completes, the peak heap
 in use, the size of lib/ compiled with mpy-cross, and GetVariables round-trip times
-measured at the CSMS. Results also go to build/bench.json.
+measured at the CSMS, and checks the issues' targets. Results also go to build/bench.json.
+
+    python tools/bench.py                          # the stock unix binary from .venv
+    python tools/bench.py --micropython BINARY     # a unix binary with the agent frozen in
+
+The stock binary is 64-bit and loads the agent's code into its heap, so its figures
+are far above a device's. A 32-bit unix build with the agent frozen in (see
+firmware/BOARDS.md) holds code and interned names in "flash" as a board does: its
+figures are the device-like ones the targets are about.
 """
 import argparse
 import asyncio
@@ -94,8 +103,32 @@ async def scenario_full(csms, station, rtts):
     await _get_variables(csms, station, rtts)
 
 
-async def run_once(build_dir, heap_kb, scenario_fn=scenario, rom=True):
-    """-> dict(ok, stats, rtts, log)"""
+# How the agent's code reaches the binary: a ROMFS image, .mpy files, or frozen in.
+ROMFS, MPY, FROZEN = "romfs", "mpy", "frozen"
+
+
+def _entry(build_dir, how):
+    if how == ROMFS:
+        return [os.path.join(ROOT, "tools", "romboot.py"), os.path.join(build_dir, "agent.romfs")]
+    if how == MPY:
+        return [os.path.join(build_dir, "main.py")]
+    # Frozen: a main that adds nothing to sys.path, alone in its directory (the
+    # script's directory is searched first), so only the frozen code is found.
+    d = os.path.join(build_dir, "frozen")
+    os.makedirs(d, exist_ok=True)
+    main = os.path.join(d, "main.py")
+    with open(main, "w") as f:
+        f.write("import sys\nimport agent\nsys.exit(agent.main(sys.argv) or 0)\n")
+    return [main]
+
+
+def _test_ids():
+    return sorted(n[:-3] for n in os.listdir(os.path.join(ROOT, "lib", "diag", "tests"))
+                  if n.endswith(".py") and not n.startswith("_"))
+
+
+async def run_once(build_dir, heap_kb, scenario_fn=scenario, how=ROMFS, extra=None):
+    """-> dict(ok, stats, rtts, log); extra: config keys for the agent."""
     work = tempfile.mkdtemp(prefix="adx-bench-")
     csms = Csms(boot_interval=300)
     register_diagnostics_schemas(ROOT)
@@ -103,10 +136,12 @@ async def run_once(build_dir, heap_kb, scenario_fn=scenario, rom=True):
     cfg = {"csmsUrl": csms.url, "stationId": "BENCH", "vendor": "Acme", "model": "ADX-1",
            "dataDir": os.path.join(work, "state"), "evses": [1, 1], "stats": True,
            "retryBackOffWaitMinimum": 1, "retryBackOffRandomRange": 0}
+    if how == FROZEN:
+        cfg["diagTests"] = _test_ids()  # frozen packages cannot be listed
+    cfg.update(extra or {})
     with open(os.path.join(work, "c.json"), "w") as f:
         json.dump(cfg, f)
-    entry = ([os.path.join(ROOT, "tools", "romboot.py"), os.path.join(build_dir, "agent.romfs")]
-             if rom else [os.path.join(build_dir, "main.py")])
+    entry = _entry(build_dir, how)
     proc = await asyncio.create_subprocess_exec(
         MICROPYTHON, "-X", "heapsize=%dk" % heap_kb, *entry,
         os.path.join(work, "c.json"), stdout=asyncio.subprocess.PIPE,
@@ -142,14 +177,22 @@ async def run_once(build_dir, heap_kb, scenario_fn=scenario, rom=True):
     return {"ok": ok, "stats": stats, "rtts": rtts, "log": text}
 
 
-async def smallest_heap(build_dir, lo=16, hi=512, scenario_fn=scenario, rom=True):
+async def smallest_heap(build_dir, lo=16, hi=512, scenario_fn=scenario, how=ROMFS, extra=None):
     """Binary search (KB) for the smallest heap where the scenario passes twice."""
-    if not (await run_once(build_dir, hi, scenario_fn, rom))["ok"]:
+    if not (await run_once(build_dir, hi, scenario_fn, how, extra))["ok"]:
         return None
     while hi - lo > 2:
         mid = (lo + hi) // 2
-        r1 = await run_once(build_dir, mid, scenario_fn, rom)
-        ok = r1["ok"] and (await run_once(build_dir, mid, scenario_fn, rom))["ok"]
+        ok = True
+        for _ in range(2):
+            r = await run_once(build_dir, mid, scenario_fn, how, extra)
+            if not r["ok"]:
+                ok = False
+                if "MemoryError" not in r["log"]:
+                    # Not the heap: say so, a search on a flaky run means nothing.
+                    print("  note: run at %d KB failed without MemoryError:\n    %s" % (
+                        mid, "\n    ".join(r["log"].strip().splitlines()[-6:])), flush=True)
+                break
         if ok:
             hi = mid
         else:
@@ -220,20 +263,34 @@ def _test_lines(log):
 
 
 async def main_async(args):
+    global MICROPYTHON
     build_dir = os.path.join(ROOT, "build")
     mpy_bytes = build.build(build_dir)
-    image = os.path.getsize(build.romfs(build_dir))
-    img_kb = (image + 1023) // 1024
-    print("lib/ compiled with mpy-cross: %d bytes (%s); as a ROMFS image: %s"
-          % (mpy_bytes, _kb(mpy_bytes), _kb(image)), flush=True)
-    rows, qline = module_costs(build_dir)
-    print("where the start-up heap goes (per module, imported from ROMFS): " +
-          ", ".join("%s %s" % (m, _kb(b)) for m, b in rows) + "; " + qline, flush=True)
-    res = {"mpy_bytes": mpy_bytes, "romfs_bytes": image}
-    for name, fn in (("A", scenario), ("B", scenario_full)):
-        what = ("A: boot + full base report + 100 GetVariables" if name == "A" else
-                "B: A + catalog + every test once")
-        ref = await run_once(build_dir, args.heap, fn)
+    print("lib/ compiled with mpy-cross: %d bytes (%s)" % (mpy_bytes, _kb(mpy_bytes)), flush=True)
+    res = {"mpy_bytes": mpy_bytes}
+    if args.micropython:
+        MICROPYTHON = os.path.abspath(args.micropython)
+        _check_frozen()
+        how, img_kb = FROZEN, 0
+        print("binary %s, agent frozen in" % MICROPYTHON, flush=True)
+    else:
+        how = ROMFS
+        image = os.path.getsize(build.romfs(build_dir))
+        img_kb = (image + 1023) // 1024
+        res["romfs_bytes"] = image
+        print("as a ROMFS image: %s" % _kb(image), flush=True)
+        rows, qline = module_costs(build_dir)
+        print("where the start-up heap goes (per module, imported from ROMFS): " +
+              ", ".join("%s %s" % (m, _kb(b)) for m, b in rows) + "; " + qline, flush=True)
+    where = ("agent frozen in" if how == FROZEN else "agent run from ROMFS, image excluded")
+    # A: the OCPP core alone (issue 3's scenario; "extensions": [] in the config),
+    # Ad: the same with the diagnostics extension loaded, B: Ad plus every test.
+    for name, fn, extra, what in (
+            ("A", scenario, {"extensions": []},
+             "A: OCPP core alone: boot + full base report + 100 GetVariables"),
+            ("Ad", scenario, None, "Ad: A with the diagnostics extension loaded"),
+            ("B", scenario_full, None, "B: Ad + catalog + every test once")):
+        ref = await run_once(build_dir, args.heap, fn, how, extra)
         if not ref["ok"]:
             print(ref["log"][-3000:])
             raise SystemExit("bench: scenario %s fails at %d KB" % (name, args.heap))
@@ -242,28 +299,32 @@ async def main_async(args):
         peak = st["peak_live"] - st["image"]
         start = st["start_live"] - st["image"]
         print("scenario %s" % what, flush=True)
-        print("  heap in use, agent run from ROMFS, image excluded: peak %s = %s after start-up "
-              "+ %s for traffic; of the peak, %s is the qstr pool (interned names, in flash when "
-              "frozen) -> %s without it" % (_kb(peak), _kb(start), _kb(peak - start), _kb(st["qstr"]),
-                                            _kb(peak - st["qstr"])), flush=True)
+        print("  heap in use, %s: peak %s = %s after start-up + %s for traffic; of the peak, %s is "
+              "the qstr pool (interned names, in flash when frozen) -> %s without it"
+              % (where, _kb(peak), _kb(start), _kb(peak - start), _kb(st["qstr"]),
+                 _kb(peak - st["qstr"])), flush=True)
         print("  GetVariables round trip at the CSMS (4 variables, n=%d): median %.2f ms, p99 %.2f ms"
               % (len(rt), statistics.median(rt), pct(rt, 99)), flush=True)
         tests = _test_lines(ref["log"])
         for tid, t in sorted(tests.items()):
             print("  test %-7s %-7s %5d ms, longest loop stall %3d ms, allocated %6d B"
                   % (tid, t["verdict"], t["ms"], t["stall_ms"], t["alloc"]), flush=True)
-        small = await smallest_heap(build_dir, scenario_fn=fn)
+        small = await smallest_heap(build_dir, scenario_fn=fn, how=how, extra=extra)
         dev = None if small is None else small - img_kb
-        print("  smallest -X heapsize: %s KB from ROMFS (%d KB of it the image) -> %s KB with the "
-              "image in flash" % (small, img_kb, dev), flush=True)
-        res[name] = {"peak_in_use": peak, "start_in_use": start, "qstr_pool": st["qstr"], "gv_median_ms": statistics.median(rt),
-                     "gv_p99_ms": pct(rt, 99), "smallest_heap_kb_romfs": small,
-                     "smallest_heap_kb_device": dev, "tests": tests}
-    small_mpy = await smallest_heap(build_dir, scenario_fn=scenario_full, rom=False)
-    print("scenario B with .mpy files loaded into RAM (no ROMFS): smallest -X heapsize %s KB"
-          % small_mpy, flush=True)
-    res["B"]["smallest_heap_kb_mpy"] = small_mpy
-    with open(os.path.join(build_dir, "bench.json"), "w") as f:
+        if how == FROZEN:
+            print("  smallest -X heapsize: %s KB" % small, flush=True)
+        else:
+            print("  smallest -X heapsize: %s KB from ROMFS (%d KB of it the image) -> %s KB with "
+                  "the image in flash" % (small, img_kb, dev), flush=True)
+        res[name] = {"peak_in_use": peak, "start_in_use": start, "qstr_pool": st["qstr"],
+                     "gv_median_ms": statistics.median(rt), "gv_p99_ms": pct(rt, 99),
+                     "smallest_heap_kb": small, "smallest_heap_kb_device": dev, "tests": tests}
+    if how == ROMFS:
+        small_mpy = await smallest_heap(build_dir, scenario_fn=scenario_full, how=MPY)
+        print("scenario B with .mpy files loaded into RAM (no ROMFS): smallest -X heapsize %s KB"
+              % small_mpy, flush=True)
+        res["B"]["smallest_heap_kb_mpy"] = small_mpy
+    with open(os.path.join(build_dir, "bench.json" if how == ROMFS else "bench-frozen.json"), "w") as f:
         json.dump(res, f, indent=1)
     A, B = res["A"], res["B"]
     h = B["tests"].get("health", {})
@@ -283,9 +344,20 @@ async def main_async(args):
         print("  target %-34s %-7s (%.1f)" % (name, "met" if got <= limit else "MISSED", got), flush=True)
 
 
+def _check_frozen():
+    import subprocess
+    r = subprocess.run([MICROPYTHON, "-c", "import agent, diag.tests"], capture_output=True,
+                       text=True, cwd=tempfile.gettempdir(), env={"PATH": os.environ.get("PATH", "")})
+    if r.returncode != 0:
+        raise SystemExit("bench: %s has no agent frozen in (%s); see firmware/BOARDS.md"
+                         % (MICROPYTHON, (r.stdout + r.stderr).strip().splitlines()[-1:]))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--heap", type=int, default=256, help="heap (KB) for the reference run")
+    ap.add_argument("--micropython", metavar="BINARY",
+                    help="a unix-port binary with the agent frozen in (firmware/unix_manifest.py)")
     asyncio.run(main_async(ap.parse_args()))
 
 

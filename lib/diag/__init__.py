@@ -27,14 +27,21 @@ def install(agent):
 
 
 def _custom_trigger(agent, p):
-    from diag.ops import custom_trigger
-    return custom_trigger.handle(agent, p)
+    return _call("diag.ops.custom_trigger", "handle", agent, p)
 
 
 def _log_status(agent, p):
     # A triggered LogStatusNotification reports the upload under way, or Idle.
-    from diag.ops import get_log
-    return {"status": "Accepted"}, get_log.report_status(agent)
+    return {"status": "Accepted"}, _call("diag.ops.get_log", "report_status", agent)
+
+
+def _call(name, fn, *args):
+    # Imported for this trigger only, like the handler modules (lazy.py).
+    import lazy
+    try:
+        return getattr(lazy.load(name), fn)(*args)
+    finally:
+        lazy.drop(name)
 
 
 async def _startup(agent):

@@ -1,0 +1,12 @@
+# The agent's own code, for include() from a port's manifest (manifest.py for boards,
+# unix_manifest.py for the unix port). Paths are relative to this file.
+package("ocpp", base_path="../lib")
+package("model", base_path="../lib")
+package("diag", base_path="../lib")
+module("agent.py", base_path="../lib")
+module("clock.py", base_path="../lib")
+module("config.py", base_path="../lib")
+module("lazy.py", base_path="../lib")
+module("log.py", base_path="../lib")
+module("store.py", base_path="../lib")
+module("tlsctx.py", base_path="../lib")
