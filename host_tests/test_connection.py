@@ -44,7 +44,7 @@ def test_sigint_closes_websocket_and_exits_0(csms, agent):
     n = len(csms.messages())
     assert agent.stop(signal.SIGINT) == 0
     d = csms.wait_for(type="DISCONNECT", station=agent.station, after=n)
-    assert d["code"] == 1000
+    assert d["code"] == 1000, (d, agent.log()[-2000:])
     assert "agent stopped" in agent.log()
 
 

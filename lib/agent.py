@@ -233,7 +233,10 @@ def main(argv):
         try:
             reason = asyncio.run(agent.run())
         except KeyboardInterrupt:
-            # Ctrl-C / SIGINT: close the WebSocket properly with a fresh loop.
+            # Ctrl-C / SIGINT: close the WebSocket properly on a fresh loop. A new
+            # one for real: asyncio.run() alone would resume the old tasks, and the
+            # old reader would take the CSMS's close frame or drop the socket.
+            asyncio.new_event_loop()
             asyncio.run(agent.shutdown(True))
             return 0
         if reason != "reset":
