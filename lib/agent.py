@@ -22,7 +22,6 @@ _OPS = (
 )
 
 
-
 class Agent:
     def __init__(self, cfg):
         self.cfg = cfg
