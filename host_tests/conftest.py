@@ -162,6 +162,24 @@ def agent(csms, make_agent):
     return a
 
 
+def _ref(x):
+    return x if isinstance(x, dict) else {"name": x}
+
+
+def gv(csms, station, *items):
+    """GetVariables of (component, variable) pairs, each a name or a full dict
+    -> the getVariableResult list."""
+    return csms.call(station, "GetVariables", {"getVariableData": [
+        {"component": _ref(c), "variable": _ref(v)} for c, v in items]})["getVariableResult"]
+
+
+def sv(csms, station, comp, var, value):
+    """SetVariables of one value -> its setVariableResult."""
+    res = csms.call(station, "SetVariables", {"setVariableData": [
+        {"component": _ref(comp), "variable": _ref(var), "attributeValue": value}]})
+    return res["setVariableResult"][0]
+
+
 def collect(csms, station, action, request_id, key="requestId", timeout=15):
     """Every part of a report sent in parts (NotifyReport, NotifyDiagnosticsCatalog...),
     up to the one with tbc false."""

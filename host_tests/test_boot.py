@@ -4,7 +4,7 @@ import os
 import subprocess
 import sys
 
-from conftest import MICROPYTHON, ROOT, collect, wait_booted
+from conftest import MICROPYTHON, ROOT, collect, gv, wait_booted
 from harness import CallErrorReply
 
 
@@ -27,9 +27,7 @@ def test_boot_accepted_then_status_and_heartbeat(csms, make_agent):
     h2 = csms.wait_for("Heartbeat", station=a.station, timeout=6, after=h1["index"] + 1)
     gap = h2["time"] - h1["time"]
     assert 1.5 <= gap <= 3.5, gap
-    res = csms.call(a.station, "GetVariables", {"getVariableData": [
-        {"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "HeartbeatInterval"}}]})
-    assert res["getVariableResult"][0]["attributeValue"] == "2"
+    assert gv(csms, a.station, ("OCPPCommCtrlr", "HeartbeatInterval"))[0]["attributeValue"] == "2"
 
 
 def test_boot_pending_serves_csms_and_retries(csms, make_agent):
@@ -37,9 +35,7 @@ def test_boot_pending_serves_csms_and_retries(csms, make_agent):
     a = make_agent(csms)
     b1 = csms.wait_for("BootNotification", station=a.station)
     # While Pending the CSMS may configure the station (B02).
-    res = csms.call(a.station, "GetVariables", {"getVariableData": [
-        {"component": {"name": "ChargingStation"}, "variable": {"name": "Model"}}]})
-    assert res["getVariableResult"][0]["attributeValue"] == "ADX-1"
+    assert gv(csms, a.station, ("ChargingStation", "Model"))[0]["attributeValue"] == "ADX-1"
     b2 = csms.wait_for("BootNotification", station=a.station, after=b1["index"] + 1, timeout=5)
     assert b2["time"] - b1["time"] >= 0.9
     # No other CALL from the station while Pending.
@@ -66,8 +62,7 @@ def test_boot_rejected_refuses_csms_and_retries(csms, make_agent):
     b1 = csms.wait_for("BootNotification", station=a.station)
     a.wait_log("boot Rejected")
     try:
-        csms.call(a.station, "GetVariables", {"getVariableData": [
-            {"component": {"name": "ChargingStation"}, "variable": {"name": "Model"}}]})
+        gv(csms, a.station, ("ChargingStation", "Model"))
         raise AssertionError("a Rejected station must not serve the CSMS")
     except CallErrorReply as e:
         assert e.code == "SecurityError"
@@ -84,9 +79,7 @@ def test_falls_back_to_ocpp201(make_agent):
         con = c.wait_for(type="CONNECT", station=a.station)
         assert con["subprotocol"] == "ocpp2.0.1"
         c.wait_for("BootNotification", station=a.station)
-        res = c.call(a.station, "GetVariables", {"getVariableData": [
-            {"component": {"name": "SecurityCtrlr"}, "variable": {"name": "Identity"}}]})
-        assert res["getVariableResult"][0]["attributeValue"] == "CS001"
+        assert gv(c, a.station, ("SecurityCtrlr", "Identity"))[0]["attributeValue"] == "CS001"
         assert c.violations == []
     finally:
         c.stop()

@@ -6,6 +6,7 @@ import signal
 import pytest
 
 from certs import make_ca, make_server_cert, server_ssl_context
+from conftest import gv, sv
 from harness import ThreadedCsms
 
 PW = "0123456789abcdef-secret"
@@ -19,8 +20,7 @@ def test_reconnect_after_drop_keeps_boot_and_delivers_queued(csms, make_agent):
     csms.wait_for(type="CONNECT", station=a.station, after=n)
     # Boot happens once per start, not per connection (B01); short offline period
     # (< OfflineThreshold) -> no full status resend.
-    csms.call(a.station, "GetVariables", {"getVariableData": [
-        {"component": {"name": "ChargingStation"}, "variable": {"name": "Model"}}]})
+    gv(csms, a.station, ("ChargingStation", "Model"))
     assert len(csms.messages(station=a.station, action="BootNotification")) == 1
     # Drop with a close code this time: reconnects too.
     n = len(csms.messages())
@@ -32,9 +32,7 @@ def test_reconnect_after_drop_keeps_boot_and_delivers_queued(csms, make_agent):
 def test_status_resent_after_long_offline(csms, make_agent):
     a = make_agent(csms, evses=[1])
     csms.wait_for("StatusNotification", station=a.station)
-    csms.call(a.station, "SetVariables", {"setVariableData": [
-        {"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "OfflineThreshold"},
-         "attributeValue": "0"}]})
+    sv(csms, a.station, "OCPPCommCtrlr", "OfflineThreshold", "0")
     n = len(csms.messages())
     csms.drop(a.station)
     csms.wait_for("StatusNotification", station=a.station, after=n, timeout=10)
@@ -80,9 +78,7 @@ def test_tls_with_right_ca_connects(pki, make_agent, ca_format):
         ca = pki["ca"].der if ca_format == "der" else pki["ca"].cert
         a = make_agent(c, csmsUrl="wss://localhost:%d" % c.port, caFile=ca)
         c.wait_for("StatusNotification", station=a.station)
-        res = c.call(a.station, "GetVariables", {"getVariableData": [
-            {"component": {"name": "SecurityCtrlr"}, "variable": {"name": "SecurityProfile"}}]})
-        assert res["getVariableResult"][0]["attributeValue"] == "2"
+        assert gv(c, a.station, ("SecurityCtrlr", "SecurityProfile"))[0]["attributeValue"] == "2"
         assert c.violations == []
     finally:
         c.stop()
@@ -115,10 +111,7 @@ def test_basic_auth(make_agent):
         assert con["headers"]["Authorization"].startswith("Basic ")
         # The CSMS rotates the password: the station uses the new one from then on.
         new = "another-password-1234"
-        res = c.call("CS001", "SetVariables", {"setVariableData": [
-            {"component": {"name": "SecurityCtrlr"}, "variable": {"name": "BasicAuthPassword"},
-             "attributeValue": new}]})
-        assert res["setVariableResult"][0]["attributeStatus"] == "Accepted"
+        assert sv(c, "CS001", "SecurityCtrlr", "BasicAuthPassword", new)["attributeStatus"] == "Accepted"
         c.csms.passwords["CS001"] = new
         n = len(c.messages())
         c.drop("CS001")
@@ -143,9 +136,7 @@ def test_keepalive_ping_drops_a_silent_link(csms, make_agent):
     # With WebSocketPingInterval = 1 the agent notices within ~2 s and reconnects.
     a = make_agent(csms)
     csms.wait_for("StatusNotification", station=a.station)
-    csms.call(a.station, "SetVariables", {"setVariableData": [
-        {"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "WebSocketPingInterval"},
-         "attributeValue": "1"}]})
+    sv(csms, a.station, "OCPPCommCtrlr", "WebSocketPingInterval", "1")
     n = len(csms.messages())
     csms.drop(a.station, code=1000)  # the keep-alive starts with the next connection
     con = csms.wait_for(type="CONNECT", station=a.station, after=n)

@@ -2,25 +2,8 @@
 GetReport in parts, and the ItemsPerMessage/BytesPerMessage limits."""
 import pytest
 
-from conftest import collect
+from conftest import collect, gv, sv
 from harness import CallErrorReply
-
-
-def gv(csms, station, *items):
-    data = []
-    for comp, var in items:
-        c = comp if isinstance(comp, dict) else {"name": comp}
-        v = var if isinstance(var, dict) else {"name": var}
-        data.append({"component": c, "variable": v})
-    return csms.call(station, "GetVariables", {"getVariableData": data})["getVariableResult"]
-
-
-def sv(csms, station, comp, var, value):
-    c = comp if isinstance(comp, dict) else {"name": comp}
-    v = var if isinstance(var, dict) else {"name": var}
-    res = csms.call(station, "SetVariables", {"setVariableData": [
-        {"component": c, "variable": v, "attributeValue": value}]})
-    return res["setVariableResult"][0]
 
 
 def test_get_variables_statuses(csms, agent):

@@ -5,7 +5,7 @@ import json
 import os
 import time
 
-from conftest import result_checksum, wait_booted
+from conftest import gv, result_checksum, wait_booted
 from diag_helpers import results, start
 
 
@@ -20,9 +20,7 @@ def _journal(agent):
 
 
 def pending(csms, agent):
-    v = csms.call(agent.station, "GetVariables", {"getVariableData": [
-        {"component": {"name": "DiagnosticsCtrlr"}, "variable": {"name": "ResultsPending"}}]})
-    return v["getVariableResult"][0]["attributeValue"]
+    return gv(csms, agent.station, ("DiagnosticsCtrlr", "ResultsPending"))[0]["attributeValue"]
 
 
 def test_results_delivered_after_reconnect(csms, agent):

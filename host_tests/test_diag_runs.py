@@ -4,6 +4,7 @@ import time
 
 import pytest
 
+from conftest import gv, sv
 from diag_helpers import meas, results, start, statuses, wait_status
 
 
@@ -37,11 +38,10 @@ def test_failed_verdict_raises_event_and_clears(csms, agent):
     ev = csms.wait_for("NotifyEvent", station=agent.station, after=n)["payload"]["eventData"][0]
     assert ev["cleared"] is True and ev["actualValue"] == "Passed"
     # The device model shows the last verdict.
-    v = csms.call(agent.station, "GetVariables", {"getVariableData": [
-        {"component": {"name": "DiagnosticTest", "instance": "memory"}, "variable": {"name": "LastVerdict"}},
-        {"component": {"name": "DiagnosticTest", "instance": "memory"}, "variable": {"name": "LastResultId"}}]})
-    assert v["getVariableResult"][0]["attributeValue"] == "Passed"
-    assert v["getVariableResult"][1]["attributeValue"] == str(r["resultId"])
+    memory = {"name": "DiagnosticTest", "instance": "memory"}
+    v = gv(csms, agent.station, (memory, "LastVerdict"), (memory, "LastResultId"))
+    assert v[0]["attributeValue"] == "Passed"
+    assert v[1]["attributeValue"] == str(r["resultId"])
 
 
 @pytest.mark.parametrize("test,code,name", [
@@ -72,9 +72,7 @@ def test_min_interval_constraint_refuses(csms, agent):
 
 
 def test_concurrency_limit_gives_busy(csms, agent):
-    csms.call(agent.station, "SetVariables", {"setVariableData": [
-        {"component": {"name": "DiagnosticsCtrlr"}, "variable": {"name": "MaxConcurrentRuns"},
-         "attributeValue": "1"}]})
+    sv(csms, agent.station, "DiagnosticsCtrlr", "MaxConcurrentRuns", "1")
     assert start(csms, agent.station, 30, ("noop", {"durationMs": 1500}))["status"] == "Accepted"
     wait_status(csms, agent.station, 30, "Running")
     res = start(csms, agent.station, 31, ("memory",))
@@ -104,16 +102,14 @@ def test_memory_error_inside_a_test_gives_error(csms, agent):
     # The heap came back: the station goes on serving and testing.
     start(csms, agent.station, 44, ("memory",))
     assert results(csms, agent.station, 2)[1]["verdict"] == "Passed"
-    assert csms.call(agent.station, "GetVariables", {"getVariableData": [
-        {"component": {"name": "ChargingStation"}, "variable": {"name": "Model"}}]})
+    assert gv(csms, agent.station, ("ChargingStation", "Model"))
 
 
 def wait_running(csms, station, tid, timeout=5):
     deadline = time.monotonic() + timeout
     while True:
-        v = csms.call(station, "GetVariables", {"getVariableData": [
-            {"component": {"name": "DiagnosticsCtrlr"}, "variable": {"name": "RunningTests"}}]})
-        if tid in v["getVariableResult"][0]["attributeValue"].split(","):
+        v = gv(csms, station, ("DiagnosticsCtrlr", "RunningTests"))
+        if tid in v[0]["attributeValue"].split(","):
             return
         assert time.monotonic() < deadline, "%s never ran" % tid
         time.sleep(0.02)
@@ -155,10 +151,9 @@ def test_ocpp_keeps_answering_while_tests_run(csms, agent):
     worst = 0
     for _ in range(20):
         t0 = time.perf_counter()
-        r = csms.call(agent.station, "GetVariables", {"getVariableData": [
-            {"component": {"name": "ChargingStation"}, "variable": {"name": "Model"}}]})
+        r = gv(csms, agent.station, ("ChargingStation", "Model"))
         worst = max(worst, time.perf_counter() - t0)
-        assert r["getVariableResult"][0]["attributeValue"] == "ADX-1"
+        assert r[0]["attributeValue"] == "ADX-1"
     # Answered while the run was still going on.
     assert "Finished" not in statuses(csms, agent.station, 70)
     assert worst < 1.0

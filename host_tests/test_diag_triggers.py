@@ -5,24 +5,18 @@ import json
 
 import pytest
 
-from conftest import result_checksum, wait_booted
+from conftest import gv, result_checksum, sv, wait_booted
 from diag_helpers import results, start
 from upload_server import UploadServer
 
 
-def setv(csms, station, comp, var, value, inst=None):
-    c = {"name": comp}
-    if inst:
-        c["instance"] = inst
-    r = csms.call(station, "SetVariables", {"setVariableData": [
-        {"component": c, "variable": {"name": var}, "attributeValue": value}]})
-    return r["setVariableResult"][0]["attributeStatus"]
+MEMORY = {"name": "DiagnosticTest", "instance": "memory"}
 
 
 def test_schedule_fires_and_persists(csms, make_agent):
     a = make_agent(csms)
     wait_booted(csms, a)
-    assert setv(csms, a.station, "DiagnosticTest", "Interval", "1", "memory") == "Accepted"
+    assert sv(csms, a.station, MEMORY, "Interval", "1")["attributeStatus"] == "Accepted"
     r1, r2 = results(csms, a.station, 2, timeout=10)
     assert (r1["trigger"], r1["requestor"], r1["testId"]) == ("Scheduled", "Scheduler", "memory")
     assert "requestId" not in r1
@@ -33,7 +27,7 @@ def test_schedule_fires_and_persists(csms, make_agent):
     # (r2 may come once more first: at-least-once delivery, same resultId.)
     (r3,) = results(csms, a.station, 1, after=n, timeout=10, pred=lambda r: r["resultId"] > r2["resultId"])
     assert r3["trigger"] == "Scheduled"
-    assert setv(csms, a.station, "DiagnosticTest", "Interval", "0", "memory") == "Accepted"
+    assert sv(csms, a.station, MEMORY, "Interval", "0")["attributeStatus"] == "Accepted"
 
 
 def test_start_diagnostics_with_schedule(csms, agent):
@@ -42,9 +36,8 @@ def test_start_diagnostics_with_schedule(csms, agent):
     (r,) = results(csms, agent.station, 1, timeout=10)
     assert r["trigger"] == "Scheduled" and r["parameter"] == [
         {"name": "durationMs", "value": 10}, {"name": "outcome", "value": "Passed"}]
-    v = csms.call(agent.station, "GetVariables", {"getVariableData": [
-        {"component": {"name": "DiagnosticTest", "instance": "noop"}, "variable": {"name": "Interval"}}]})
-    assert v["getVariableResult"][0]["attributeValue"] == "1"
+    v = gv(csms, agent.station, ({"name": "DiagnosticTest", "instance": "noop"}, "Interval"))
+    assert v[0]["attributeValue"] == "1"
     res = start(csms, agent.station, 6, ("noop", {"durationMs": "x"}), schedule={"interval": 1})
     assert res["status"] == "Rejected" and "durationMs" in res["statusInfo"]["additionalInfo"]
 
@@ -53,7 +46,7 @@ def test_start_diagnostics_with_schedule(csms, agent):
 def test_startup_tests(csms, make_agent, timing):
     a = make_agent(csms, startupTests="memory,flash")
     wait_booted(csms, a)
-    setv(csms, a.station, "DiagnosticsCtrlr", "StartupTiming", timing)
+    sv(csms, a.station, "DiagnosticsCtrlr", "StartupTiming", timing)
     a.stop()
     n = len(csms.messages())
     a.start()
@@ -70,14 +63,15 @@ def test_startup_tests(csms, make_agent, timing):
 
 
 def test_health_check_on_its_interval(csms, agent):
-    assert setv(csms, agent.station, "DiagnosticsCtrlr", "HealthCheckInterval", "1") == "Accepted"
+    r = sv(csms, agent.station, "DiagnosticsCtrlr", "HealthCheckInterval", "1")
+    assert r["attributeStatus"] == "Accepted"
     r1, r2 = results(csms, agent.station, 2, timeout=10)
     for r in (r1, r2):
         assert (r["testId"], r["trigger"], r["requestor"]) == ("health", "HealthCheck", "HealthCheck")
         assert r["healthStatus"] == "Healthy" and r["verdict"] == "Passed"
         names = {m["name"] for m in r["measurement"]}
         assert names == {"freeHeap", "freeFlash", "loopLag", "csmsConnected", "failedSelfTests"}
-    setv(csms, agent.station, "DiagnosticsCtrlr", "HealthCheckInterval", "0")
+    sv(csms, agent.station, "DiagnosticsCtrlr", "HealthCheckInterval", "0")
 
 
 def test_health_degrades_after_failed_self_test(csms, agent):
@@ -164,11 +158,11 @@ def test_falls_back_to_data_transfer_for_a_plain_csms(csms, make_agent):
         csms.add_handler(action, refuse)
     a = make_agent(csms)
     wait_booted(csms, a)
-    setv(csms, a.station, "DiagnosticTest", "Interval", "1", "memory")
+    sv(csms, a.station, MEMORY, "Interval", "1")
     rec = csms.wait_for("DataTransfer", station=a.station, timeout=10,
                         predicate=lambda r: r["payload"].get("messageId") == "NotifyDiagnosticsResult")
     assert rec["payload"]["data"]["result"]["testId"] == "memory"
-    setv(csms, a.station, "DiagnosticTest", "Interval", "0", "memory")
+    sv(csms, a.station, MEMORY, "Interval", "0")
 
 
 def test_get_log_uploads_the_journal(csms, agent):
