@@ -26,6 +26,9 @@ class Agent:
     def __init__(self, cfg):
         self.cfg = cfg
         log.level = {"debug": log.DEBUG, "info": log.INFO, "warn": log.WARN}[cfg["logLevel"]]
+        # The receive buffer, reserved while the heap is still whole: a message near
+        # maxMessageSize must fit however fragmented the heap becomes later.
+        self.rxbuf = bytearray(cfg["maxMessageSize"])
         self.store = Store(cfg["dataDir"])
         self.dm = DeviceModel(self.store)
         self.rpc = Rpc(self, cfg["messageTimeout"] * 1000)

@@ -59,8 +59,104 @@ async def test_outgoing_call_matches_its_own_id_only():
         await r.dispatch(json.dumps([3, mid, {"ok": True}]))
 
     t = asyncio.create_task(answer())
-    assert await r.call("Heartbeat", {}) == {"ok": True}
+    assert await r.call("Heartbeat", {}, resp=(("ok", C.BOOL | C.REQ, None),)) == {"ok": True}
     await t
+
+
+async def _answered(r, ws, reply, resp=()):
+    """r.call() answered with `reply` (a function of the CALL's id) -> result or error."""
+    async def answer():
+        await asyncio.sleep_ms(5)
+        await r.dispatch(reply(ws.sent[-1][1]))
+
+    t = asyncio.create_task(answer())
+    try:
+        return await r.call("Heartbeat", {}, resp=resp)
+    except CallError as e:
+        return e
+    finally:
+        await t
+
+
+async def test_invalid_call_result_is_refused_with_callresulterror():
+    from ocpp import responses
+    r, ws = make()
+    e = await _answered(r, ws, lambda mid: json.dumps([3, mid, {"currentTime": 5}]), responses.HEARTBEAT)
+    assert isinstance(e, CallError) and e.code == "TypeConstraintViolation"
+    # OCPP 2.1: the CSMS is told its CALLRESULT was not acceptable.
+    assert ws.sent[-1][0] == 5 and ws.sent[-1][2] == "TypeConstraintViolation"
+    assert ws.sent[-1][1] == ws.sent[-2][1]
+    e = await _answered(r, ws, lambda mid: json.dumps([3, mid, {}]), responses.HEARTBEAT)
+    assert e.code == "OccurrenceConstraintViolation"
+    e = await _answered(r, ws, lambda mid: json.dumps([3, mid, {"currentTime": "x", "extra": 1}]),
+                        responses.HEARTBEAT)
+    assert e.code == "FormatViolation"
+    ok = await _answered(r, ws, lambda mid: json.dumps([3, mid, {"currentTime": "2026-01-01T00:00:00Z"}]),
+                         responses.HEARTBEAT)
+    assert ok == {"currentTime": "2026-01-01T00:00:00Z"} and r.answered
+    # An empty response is the default shape: anything else is refused.
+    e = await _answered(r, ws, lambda mid: json.dumps([3, mid, {"surprise": [1]}]))
+    assert e.code == "FormatViolation"
+
+
+async def test_malformed_call_error_fields_are_not_trusted():
+    r, ws = make()
+    e = await _answered(r, ws, lambda mid: json.dumps([4, mid, 17, {"x": 1}, "no"]))
+    assert e.code == "GenericError" and e.desc == ""
+    e = await _answered(r, ws, lambda mid: json.dumps([4, mid, "X" * 500, "d" * 1000, {}]))
+    assert len(e.code) <= 36 and len(e.desc) <= 255
+
+
+async def test_escaped_surrogates_become_valid_text():
+    r, ws = make()
+    # A pair is the character; a lone half becomes U+FFFD; the reply is valid UTF-8.
+    await r.dispatch('[2,"\\ud83d\\ude00\\ud800","Nope",{}]')
+    assert ws.sent[-1][1] == "\U0001F600\ufffd", ws.sent[-1]
+    await r.dispatch('[2,"x\\\\ud800","Nope",{}]')  # an escaped backslash, then text
+    assert ws.sent[-1][1] == "x\\ud800"
+
+
+def test_fix_surrogates_in_place():
+    from ocpp.text import fix_surrogates
+    cases = [(b'"\\ud83d\\ude00"', "\U0001F600"), (b'"a\\uD83D\\uDE00b"', "a\U0001F600b"),
+             (b'"\\udc00\\ud800"', "\ufffd\ufffd"), (b'"\\ud800x"', "\ufffdx"),
+             (b'"\\\\ud800"', "\\ud800"), (b'"\\u00e9"', "\u00e9"), (b'"\\ud8zz"', None)]
+    for raw, want in cases:
+        b = bytearray(raw)
+        n = fix_surrogates(b, len(b))
+        if want is None:  # not a surrogate escape: left alone
+            assert bytes(b[:n]) == raw
+            continue
+        got = json.loads(bytes(b[:n]))
+        assert got == want, (raw, got)
+        got.encode().decode()  # valid UTF-8
+
+
+def test_scan_id_reads_only_a_well_formed_start():
+    from ocpp.rpc import _scan_id
+    for raw, want in ((b'[2,"abc","X",{', "abc"), (b' [ 2 , "a-1", ', "a-1"), (b'[2,"a\\"b",', "-1"),
+                      (b'{"a":1}', "-1"), (b'[x,"abc",', "-1"), (b'[2,"' + b"x" * 40 + b'",', "-1"),
+                      (b'[2,""', "-1"), (b"", "-1")):
+        assert _scan_id(bytearray(raw), len(raw)) == want, raw
+
+
+async def test_flood_of_follow_up_requests_is_refused_beyond_the_bound():
+    import slow_op
+    r, ws = make()
+    r.on("Slow", "slow_op")
+    for i in range(6):
+        await r.dispatch('[2,"f%d","Slow",{"n":%d}]' % (i, i))
+    statuses = [m[2]["status"] for m in ws.sent]
+    assert statuses == ["Accepted"] * 4 + ["Rejected"] * 2, statuses
+    assert ws.sent[-1][2]["statusInfo"]["reasonCode"] == "Busy"
+    # The follow-ups end: room again.
+    for c in r.agent.spawned:
+        asyncio.create_task(c)
+    slow_op.release.set()
+    await asyncio.sleep_ms(10)
+    assert r.followups == 0
+    await r.dispatch('[2,"f9","Slow",{"n":9}]')
+    assert ws.sent[-1][2]["status"] == "Accepted"
 
 
 async def test_call_error_timeout_and_offline():
@@ -82,6 +178,24 @@ async def test_call_error_timeout_and_offline():
     raises(asyncio.TimeoutError, r.call, "Heartbeat", {})
     r.detach()
     raises(Offline, r.call, "Heartbeat", {})
+
+
+async def test_message_id_rules():
+    r, ws = make()
+    cases = [('["2","a","Echo",{}]', "-1", "RpcFrameworkError"),   # type not an integer
+             ('[2,"","Echo",{}]', "-1", "RpcFrameworkError"),      # empty id
+             ('[2,"b","Echo",{"n":1},"extra"]', "b", "RpcFrameworkError"),
+             ('[2,"c",{"n":1}]', "c", "RpcFrameworkError"),
+             ('[2,"d","Echo",{"n":1},]', "d", None),               # lenient JSON: accepted
+             ('[2,"\u00e9\u00e8","Nope",{}]', "\u00e9\u00e8", "NotImplemented")]
+    for text, mid, code in cases:
+        ws.sent.clear()
+        await r.dispatch(text)
+        assert len(ws.sent) == 1 and ws.sent[0][1] == mid, (text, ws.sent)
+        if code:
+            assert ws.sent[0][0] == 4 and ws.sent[0][2] == code, (text, ws.sent)
+        else:
+            assert ws.sent[0][0] == 3, (text, ws.sent)
 
 
 def test_check_shapes():

@@ -1,4 +1,6 @@
 # WebSocket framing (RFC 6455), run inside MicroPython.
+import asyncio
+
 from unit import MemReader, MemWriter, raises, run
 
 from ocpp.ws import FrameReader, WebSocket, WsError, accept_key, frame, mask_into, parse_url
@@ -17,7 +19,7 @@ def srv(op, payload, fin=True, rsv=0, masked=False, length=None):
     return h + (b"\0\0\0\0" if masked else b"") + payload
 
 
-def ws_over(data, max_size=1 << 20):
+def ws_over(data, max_size=1 << 17):
     w = MemWriter()
     return WebSocket(MemReader(data), w, "ocpp2.1", max_size), w
 
@@ -58,7 +60,7 @@ def test_client_frames_are_masked_and_sized():
 
 async def test_send_in_chunks_is_one_correct_frame():
     for n in (0, 5, 1023, 1024, 1025, 3000, 70001):
-        ws, w = ws_over(b"")
+        ws, w = ws_over(b"", 1024)
         text = "".join(chr(97 + i % 26) for i in range(n))
         await ws.send(text)
         out = bytes(w.out)
@@ -75,13 +77,13 @@ async def test_text_frames_of_each_length_form():
     for n in (3, 300, 70000):
         payload = b"a" * n
         ws, _ = ws_over(srv(1, payload))
-        assert await ws.recv() == "a" * n
+        assert bytes(await ws.recv()) == payload and not ws.binary
 
 
 async def test_fragments_with_ping_in_between():
     data = srv(1, b'[2,"1",', fin=False) + srv(9, b"hi") + srv(0, b'"Hb",', fin=False) + srv(0, b"{}]")
     ws, w = ws_over(data)
-    assert await ws.recv() == '[2,"1","Hb",{}]'
+    assert bytes(await ws.recv()) == b'[2,"1","Hb",{}]'
     # The ping got a masked pong with the same payload.
     assert w.out[0] == 0x8A and w.out[1] == 0x82
     back = bytearray(2)
@@ -91,13 +93,13 @@ async def test_fragments_with_ping_in_between():
 
 async def test_binary_and_close():
     ws, w = ws_over(srv(2, b"\x00\x01") + srv(8, (1001).to_bytes(2, "big")))
-    assert await ws.recv() == b"\x00\x01"
+    assert bytes(await ws.recv()) == b"\x00\x01" and ws.binary
     assert await ws.recv() is None
     assert ws.close_code == 1001 and ws.closed
     assert w.out[0] == 0x88  # our close reply
 
 
-async def _expect(data, code, max_size=1 << 20):
+async def _expect(data, code, max_size=1 << 17):
     ws, w = ws_over(data, max_size)
     e = None
     try:
@@ -124,6 +126,13 @@ async def test_protocol_errors():
     await _expect(srv(0, b"x"), 1002)                       # continuation first
     await _expect(srv(1, b"a", fin=False) + srv(1, b"b"), 1002)  # new message mid-way
     await _expect(srv(1, b"\xff\xfe"), 1007)                # invalid UTF-8
+    # What MicroPython's own decoder lets through is refused too: overlong forms,
+    # UTF-16 surrogates, code points above U+10FFFF, truncated sequences.
+    for bad in (b"\xc0\xaf", b"\xe0\x80\xaf", b"\xed\xa0\x80", b"\xf4\x90\x80\x80",
+                b"\xf5\x80\x80\x80", b"a\xc3", b"\xe2\x82"):
+        await _expect(srv(1, b'["' + bad + b'"]'), 1007)
+    # ... also split across fragments.
+    await _expect(srv(1, b"\xe2\x82", fin=False) + srv(0, b"(\xa1"), 1007)
 
 
 async def test_oversize_refused_before_reading_payload():
@@ -133,6 +142,71 @@ async def test_oversize_refused_before_reading_payload():
     await _expect(srv(1, b"", length=5000)[:4], 1009, max_size=4096)
     # Fragments adding up over the limit.
     await _expect(srv(1, b"a" * 3000, fin=False) + srv(0, b"b" * 3000), 1009, max_size=4096)
+
+
+async def test_valid_utf8_across_fragments_and_chunks():
+    # Multi-byte characters straddling fragment and 256-byte validation chunks.
+    text = ("Caf\u00e9 \u20ac \U0001F600 " * 200).encode()
+    data = srv(1, text[:101], fin=False) + srv(0, text[101:3001], fin=False) + srv(0, text[3001:])
+    ws, _ = ws_over(data)
+    assert bytes(await ws.recv()) == text
+
+
+async def test_non_ascii_length_counts_bytes():
+    # A str's frame length is its UTF-8 byte count, not its character count.
+    for text in ("Caf\u00e9", "\u00e9" * 700, "\U0001F600" * 300):
+        ws, w = ws_over(b"", 1024)
+        await ws.send(text)
+        out = bytes(w.out)
+        ln = out[1] & 0x7F
+        h = 2 if ln < 126 else 4
+        size = ln if ln < 126 else int.from_bytes(out[2:4], "big")
+        raw = text.encode()
+        assert size == len(raw) and len(out) == h + 4 + size
+        back = bytearray(size)
+        mask_into(back, 0, out[h + 4:], out[h:h + 4])
+        assert bytes(back) == raw
+
+
+class _SlowWriter(MemWriter):
+    """Each drain takes a while, so a task can be cancelled in mid-frame."""
+
+    async def drain(self):
+        await asyncio.sleep_ms(5)
+
+
+async def test_cancel_in_mid_frame_still_completes_the_frame():
+    w = _SlowWriter()
+    ws = WebSocket(MemReader(b""), w, "ocpp2.1", 4096)
+    t = asyncio.create_task(ws.send("x" * 5000))
+    await asyncio.sleep_ms(7)
+    t.cancel()
+    try:
+        await t
+    except asyncio.CancelledError:
+        pass
+    out = bytes(w.out)
+    assert int.from_bytes(out[2:4], "big") == 5000 and len(out) == 4 + 4 + 5000
+    assert not w.closed
+
+
+class _FailingWriter(MemWriter):
+    def __init__(self):
+        super().__init__()
+        self.writes = 0
+
+    def write(self, b):
+        self.writes += 1
+        if self.writes == 2:
+            raise MemoryError()
+        super().write(b)
+
+
+async def test_error_in_mid_frame_drops_the_connection():
+    w = _FailingWriter()
+    ws = WebSocket(MemReader(b""), w, "ocpp2.1", 4096)
+    raises(MemoryError, ws.send, "x" * 3000)
+    assert w.closed and ws.closed  # nothing else may follow half a frame
 
 
 async def test_eof_is_a_lost_connection():

@@ -47,6 +47,12 @@ class MemReader:
         self.pos += n
         return b
 
+    async def readinto(self, mv):
+        n = min(len(mv), len(self.data) - self.pos)
+        mv[0:n] = self.data[self.pos:self.pos + n]
+        self.pos += n
+        return n
+
     async def readline(self):
         i = self.data.find(b"\n", self.pos)
         j = len(self.data) if i < 0 else i + 1

@@ -4,21 +4,23 @@
 # constants) and this walks them. Errors map to the OCPP-J error codes:
 #   not an object / unknown property -> FormatViolation
 #   wrong JSON type                  -> TypeConstraintViolation
-#   missing required / empty array   -> OccurrenceConstraintViolation
+#   missing required / empty array / more than maxItems -> OccurrenceConstraintViolation
 #   enum, range or length violated   -> PropertyConstraintViolation
 from micropython import const
 
 # A field is (name, flags, arg). The low bits of flags give the type:
 STR = const(1)    # arg: maxLength
-INT = const(2)    # arg: None or (min, max)
-NUM = const(3)    # arg: None or (min, max)
+INT = const(2)    # arg: None or (min, max); either bound may be None
+NUM = const(3)    # arg: as INT
 BOOL = const(4)
 OBJ = const(5)    # arg: tuple of fields
 ENUM = const(6)   # arg: tuple of allowed strings
 ANY = const(7)    # any JSON object (customData-like)
 VAL = const(8)    # a JSON number, boolean or string
+JSON = const(9)   # any JSON value (anyType, e.g. DataTransfer.data)
 ARR = const(16)   # list of the type above
 REQ = const(32)
+ITEMS = const(256)  # ARR | ... | ITEMS * n: the schema's maxItems is n
 
 
 class Invalid(Exception):
@@ -53,6 +55,9 @@ def check(obj, fields, path=""):
                 raise Invalid("TypeConstraintViolation", "%s must be an array" % p)
             if not v:
                 raise Invalid("OccurrenceConstraintViolation", "%s must not be empty" % p)
+            most = flags >> 8
+            if most and len(v) > most:
+                raise Invalid("OccurrenceConstraintViolation", "%s has more than %d items" % (p, most))
             for i, item in enumerate(v):
                 _one(item, flags & 15, arg, "%s[%d]" % (p, i))
         else:
@@ -78,7 +83,7 @@ def _one(v, t, arg, p):
         tv = type(v)
         if not (tv is int or (t == NUM and tv is float)):
             raise Invalid("TypeConstraintViolation", "%s must be %s" % (p, "an integer" if t == INT else "a number"))
-        if arg and not (arg[0] <= v <= arg[1]):
+        if arg and ((arg[0] is not None and v < arg[0]) or (arg[1] is not None and v > arg[1])):
             raise Invalid("PropertyConstraintViolation", "%s out of range" % p)
     elif t == BOOL:
         if type(v) is not bool:
@@ -98,10 +103,11 @@ def _one(v, t, arg, p):
     elif t == ANY:
         if type(v) is not dict:
             raise Invalid("TypeConstraintViolation", "%s must be an object" % p)
+    # JSON: any value is allowed.
 
 
 # Shapes shared by many messages (OCPP 2.1 common datatypes).
-EVSE = (("id", INT | REQ, (0, 2147483647)), ("connectorId", INT, (0, 2147483647)))
+EVSE = (("id", INT | REQ, (0, None)), ("connectorId", INT, (0, None)))
 COMPONENT = (("name", STR | REQ, 50), ("instance", STR, 50), ("evse", OBJ, EVSE))
 VARIABLE = (("name", STR | REQ, 50), ("instance", STR, 50))
 ATTR_TYPE = ("Actual", "Target", "MinSet", "MaxSet")

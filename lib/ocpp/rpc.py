@@ -9,6 +9,7 @@ from micropython import const
 
 import lazy
 import log
+from ocpp import text
 from ocpp.check import Invalid, check
 
 CALL = const(2)
@@ -19,6 +20,7 @@ SEND = const(6)             # OCPP 2.1: unconfirmed message
 
 _MAX_ID = const(36)
 _MAX_DESC = const(255)
+_MAX_FOLLOWUPS = const(4)  # follow-up tasks of FOLLOWS handlers at once
 
 
 class CallError(Exception):
@@ -50,12 +52,16 @@ class Rpc:
         self._pend_id = None
         self._pend_ev = asyncio.Event()
         self._pend_res = None
+        self._bad_seen = []  # actions whose invalid responses were logged
+        self.followups = 0  # follow-up tasks of FOLLOWS handlers still running
+        self.answered = False
 
     def on(self, action, module):
         self.handlers[action] = module
 
     def attach(self, ws):
         self.ws = ws
+        self.answered = False  # a CALLRESULT that checked arrived on this connection
         self.version = "2.0.1" if ws.protocol == "ocpp2.0.1" else "2.1"
 
     def detach(self):
@@ -68,9 +74,12 @@ class Rpc:
     def online(self):
         return self.ws is not None and not self.ws.closed
 
-    async def call(self, action, payload, timeout_ms=None):
-        """Send a CALL and return the CALLRESULT payload.
-        Raises CallError (the peer refused it), Offline, or asyncio.TimeoutError."""
+    async def call(self, action, payload, timeout_ms=None, resp=()):
+        """Send a CALL and return the CALLRESULT payload, checked against `resp`
+        (the response's shape; the default is an empty response, as most
+        notifications have). The CSMS is input too: a CALLRESULT that does not
+        check is answered with CALLRESULTERROR (2.1) and raised as CallError.
+        Raises CallError (refused or invalid), Offline, or asyncio.TimeoutError."""
         async with self._lock:
             ws = self.ws
             if ws is None or ws.closed:
@@ -92,37 +101,68 @@ class Rpc:
             self._pend_res = None
             if isinstance(res, Exception):
                 raise res
+            try:
+                check(res, resp)
+            except Invalid as e:
+                await self._bad_result(mid, action, e)
+                raise CallError(e.code, "invalid %s response: %s" % (action, e))
+            self.answered = True
             return res
+
+    async def _bad_result(self, mid, action, e):
+        if action not in self._bad_seen:  # once per action: a broken CSMS repeats itself
+            if len(self._bad_seen) < 8:
+                self._bad_seen.append(action)
+            log.warn("rpc: invalid %s response from the CSMS: %s %s", action, e.code, e)
+        if self.version == "2.1":
+            await self._send([CALLRESULTERROR, mid, e.code, str(e)[:_MAX_DESC], {}])
 
     async def recv_loop(self):
         """Read and dispatch until the connection closes."""
         ws = self.ws
         while True:
-            text = await ws.recv()
-            if text is None:
+            mv = await ws.recv()
+            if mv is None:
                 return
-            if not isinstance(text, str):
-                log.warn("rpc: binary frame ignored")
+            if ws.binary:
+                log.warn("rpc: binary frame ignored")  # OCPP-J uses text frames only
                 continue
-            await self.dispatch(text)
-            text = None
+            n = len(mv)
+            mv = None
+            await self.dispatch(ws._buf, n)
 
-    async def dispatch(self, text):
+    async def dispatch(self, buf, n=None):
+        """Handle one message: the JSON text buf[:n] (a bytearray, e.g. the socket's
+        receive buffer, which it may rewrite; a str in unit tests)."""
+        if type(buf) is str:
+            buf = buf.encode()
+        if type(buf) is not bytearray:
+            buf = bytearray(buf)
+        if n is None:
+            n = len(buf)
+        n = text.fix_surrogates(buf, n)
+        self.rx_len = n  # bytes, for BytesPerMessage
         try:
-            msg = json.loads(text)
+            msg = json.loads(memoryview(buf)[:n])
+        except MemoryError:
+            # Valid or not, it did not fit: answer the CALL if its id can be read.
+            return await self._error(_scan_id(buf, n), "InternalError", "out of memory")
         except Exception:
-            # Not JSON (or nested beyond what the heap allows): no id can be read.
+            # Not JSON: no id is guessed from it (a partial parse could pick a string
+            # that is not the id and answer somebody else's CALL).
             return await self._error("-1", "RpcFrameworkError", "message is not valid JSON")
-        self.rx_len = len(text)
-        if type(msg) is not list or len(msg) < 3 or type(msg[0]) is not int:
-            return await self._error(_id_of(msg), "RpcFrameworkError", "not an OCPP-J message array")
+        # A well-formed envelope: [<int type>, "<id of 1..36 chars>", ...]. Only then
+        # is the id read; anything else is answered with "-1".
+        if type(msg) is not list or len(msg) < 2 or type(msg[0]) is not int:
+            return await self._error("-1", "RpcFrameworkError", "not an OCPP-J message array")
         t = msg[0]
         mid = msg[1]
         if type(mid) is not str or not mid or len(mid) > _MAX_ID:
             return await self._error("-1", "RpcFrameworkError", "message id unreadable")
         if t == CALL or (t == SEND and self.version == "2.1"):
             if len(msg) != 4 or type(msg[2]) is not str:
-                return await self._error(mid, "RpcFrameworkError", "CALL must be [2, id, action, payload]")
+                return await self._error(mid, "RpcFrameworkError", "CALL must be [2, id, action, payload]",
+                                         t == CALL)
             await self._on_call(mid, msg[2], msg[3], t == CALL)
         elif t == CALLRESULT or t == CALLERROR or (t == CALLRESULTERROR and self.version == "2.1"):
             if mid != self._pend_id:
@@ -134,9 +174,9 @@ class Rpc:
                 p = msg[2] if len(msg) == 3 else None
                 self._pend_res = p if type(p) is dict else CallError("FormatViolation", "bad CALLRESULT")
             else:
-                self._pend_res = CallError(msg[2] if len(msg) > 2 else "GenericError",
-                                           msg[3] if len(msg) > 3 else "",
-                                           msg[4] if len(msg) > 4 else None)
+                code = msg[2] if len(msg) > 2 and type(msg[2]) is str else "GenericError"
+                desc = msg[3] if len(msg) > 3 and type(msg[3]) is str else ""
+                self._pend_res = CallError(code[:_MAX_ID], desc[:_MAX_DESC])
             self._pend_ev.set()
         else:
             await self._error(mid, "MessageTypeNotSupported", "message type %d not supported" % t)
@@ -163,7 +203,14 @@ class Rpc:
                 self._hot = modname
             mod = lazy.load(modname)
             check(payload, mod.REQ)
-            res = mod.handle(a, payload)
+            if self.followups >= _MAX_FOLLOWUPS and getattr(mod, "FOLLOWS", 0):
+                # A flood of requests that each queue messages: refuse what does not
+                # fit instead of running out of memory (every such response has a
+                # Rejected status).
+                res = {"status": "Rejected", "statusInfo": {
+                    "reasonCode": "Busy", "additionalInfo": "%d requests still being answered" % self.followups}}
+            else:
+                res = mod.handle(a, payload)
         except Invalid as e:
             return await self._error(mid, e.code, str(e), reply)
         except CallError as e:
@@ -181,7 +228,16 @@ class Rpc:
         if after is not None:
             # Follow-up CALLs (e.g. NotifyReport parts) only after our CALLRESULT is out,
             # and in their own task: this loop must keep reading their responses.
+            if getattr(mod, "FOLLOWS", 0):
+                self.followups += 1
+                after = self._counted(after)
             a.spawn(after)
+
+    async def _counted(self, coro):
+        try:
+            await coro
+        finally:
+            self.followups -= 1
 
     async def _error(self, mid, code, desc, reply=True, details=None):
         log.info("rpc: CALLERROR %s %s (%s)", mid, code, desc)
@@ -198,7 +254,22 @@ class Rpc:
             log.warn("rpc: send failed: %s", e)
 
 
-def _id_of(msg):
-    if type(msg) is list and len(msg) > 1 and type(msg[1]) is str and 0 < len(msg[1]) <= _MAX_ID:
-        return msg[1]
-    return "-1"
+def _scan_id(buf, n):
+    """The id of `[<digit>, "<id>",` at the start of buf[:n], read without parsing
+    the rest (for a message too big to parse); "-1" when it is not that."""
+    i = 0
+    while i < n and buf[i] in b" \t\r\n":
+        i += 1
+    if i + 5 > n or buf[i] != 0x5B:
+        return "-1"
+    j = buf.find(b'"', i, min(n, i + 8))
+    k = buf.find(b'"', j + 1, min(n, j + 2 + _MAX_ID)) if j > 0 else -1
+    if k <= j + 1 or not bytes(buf[i + 1:j]).strip().rstrip(b",").strip().isdigit():
+        return "-1"
+    mid = bytes(buf[j + 1:k])
+    if b"\\" in mid:
+        return "-1"
+    try:
+        return mid.decode()
+    except UnicodeError:
+        return "-1"

@@ -7,6 +7,7 @@ import time
 
 import clock
 import log
+from ocpp import responses
 from ocpp import ws as wsmod
 from ocpp.outbox import Outbox
 from ocpp.rpc import CallError, Offline
@@ -47,7 +48,7 @@ class Station:
         protos = ["ocpp" + v for v in cfg["ocppVersions"]]
         url = cfg["csmsUrl"].rstrip("/") + "/" + cfg["stationId"]
         timeout = a.dm.get_int("OCPPCommCtrlr", "MessageTimeout", "Default", 30) * 1000
-        return await wsmod.connect(url, protos, auth, ctx, cfg["maxMessageSize"], timeout)
+        return await wsmod.connect(url, protos, auth, ctx, cfg["maxMessageSize"], timeout, a.rxbuf)
 
     async def run(self):
         a = self.agent
@@ -63,9 +64,13 @@ class Station:
                 attempt += 1
                 await asyncio.sleep(wait)
                 continue
-            attempt = 0
             self.connects += 1
             log.info("connected to %s (%s)", a.cfg["csmsUrl"], ws.protocol)
+            if log.level <= log.DEBUG:
+                # For the leak tests: the live heap must not grow with reconnects.
+                import gc
+                gc.collect()
+                log.debug("connection %d, heap in use %d B", self.connects, gc.mem_alloc())
             a.rpc.attach(ws)
             # One event per connection: a task of the previous one, cancelled late,
             # must not tear this one down.
@@ -84,8 +89,18 @@ class Station:
                 self._offline_since = time.ticks_ms()
             if a.stopping:
                 return
-            log.info("disconnected (close code %s)", ws.close_code)
-            await asyncio.sleep(self.backoff_s(0) / 4)
+            # Back-off grows unless the CSMS answered properly on this connection: one
+            # that accepts the socket and then answers badly (or drops it at once)
+            # must not be hammered with reconnects.
+            if a.rpc.answered:
+                attempt = 0
+                wait = self.backoff_s(0) / 4
+            else:
+                wait = self.backoff_s(attempt)
+                attempt += 1
+            log.info("disconnected (close code %s); reconnect in %.1f s", ws.close_code, wait)
+            ws = None
+            await asyncio.sleep(wait)
 
     async def _guard(self, coro, what, down):
         try:
@@ -140,17 +155,19 @@ class Station:
             if cfg.get(k):
                 cs[k] = cfg[k]
         try:
-            res = await a.rpc.call("BootNotification", {"chargingStation": cs, "reason": self.boot_reason})
-        except CallError as e:
+            res = await a.rpc.call("BootNotification", {"chargingStation": cs, "reason": self.boot_reason},
+                                   resp=responses.BOOT)
+        except CallError as e:  # refused, or a response that does not check: no acceptance
             log.warn("BootNotification refused: %s %s", e.code, e.desc)
             await asyncio.sleep(self.backoff_s(0))
             return
         except asyncio.TimeoutError:
             log.warn("BootNotification: no response")
             return
-        self.boot_status = res.get("status")
-        clock.set_iso(res.get("currentTime", ""))
-        interval = res.get("interval", 0)
+        self.boot_status = res["status"]
+        clock.set_iso(res["currentTime"])
+        # Bounded: the CSMS is input too, and ticks arithmetic wraps on huge waits.
+        interval = min(res["interval"], 86400)
         log.info("boot %s (interval %d s)", self.boot_status, interval)
         if self.boot_status == "Accepted":
             if interval > 0:
@@ -185,8 +202,8 @@ class Station:
 
     async def heartbeat(self):
         try:
-            res = await self.agent.rpc.call("Heartbeat", {})
-            clock.set_iso(res.get("currentTime", ""))
+            res = await self.agent.rpc.call("Heartbeat", {}, resp=responses.HEARTBEAT)
+            clock.set_iso(res["currentTime"])
         except (CallError, Offline, asyncio.TimeoutError) as e:
             log.warn("heartbeat failed: %s", e)
             self.last_tx = time.ticks_ms()

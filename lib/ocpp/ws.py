@@ -94,15 +94,15 @@ def frame(op, data, key):
 
 
 class FrameReader:
-    """Reads and reassembles server frames. Kept apart from the socket so the pure
-    parsing can be unit-tested inside MicroPython with an in-memory stream."""
+    """Reads server frame headers. Kept apart from the socket so the pure parsing
+    can be unit-tested inside MicroPython with an in-memory stream."""
 
     def __init__(self, reader, max_size):
         self.r = reader
         self.max_size = max_size
 
-    async def next_frame(self):
-        """-> (fin, opcode, payload). Refuses a frame before allocating its payload."""
+    async def header(self):
+        """-> (fin, opcode, length). Refuses a frame before its payload is read."""
         r = self.r
         b0, b1 = await r.readexactly(2)
         if b0 & 0x70:
@@ -125,16 +125,36 @@ class FrameReader:
             raise WsError("reserved opcode %d" % op)
         if n > self.max_size:
             raise WsError("frame of %d bytes over limit" % n, 1009)
-        data = await r.readexactly(n) if n else b""
-        return fin, op, data
+        return fin, op, n
+
+    async def into(self, mv):
+        """Fill memoryview `mv` from the stream (no intermediate copies: asyncio's
+        readexactly grows a bytes object chunk by chunk)."""
+        r = self.r
+        off = 0
+        end = len(mv)
+        while off < end:
+            k = await r.readinto(mv[off:end])
+            if k is None:  # TLS record not complete yet
+                continue
+            if not k:
+                raise EOFError()
+            off += k
 
 
 class WebSocket:
-    def __init__(self, reader, writer, protocol, max_size):
+    """`buf`: the receive buffer, maxMessageSize bytes, reserved when the heap is
+    still whole (a fresh agent's largest free block is far smaller than its free
+    heap). A received message lives in it until the next recv()."""
+
+    def __init__(self, reader, writer, protocol, max_size, buf=None):
         self._fr = FrameReader(reader, max_size)
         self._w = writer
         self.protocol = protocol
         self.max_size = max_size
+        self._buf = buf if buf is not None else bytearray(max_size)
+        self._out = bytearray(_SEND_CHUNK + 14)  # one frame chunk, header included
+        self.binary = False  # the last message received was binary
         self.closed = False
         self.close_code = None
         self._wlock = asyncio.Lock()
@@ -147,28 +167,45 @@ class WebSocket:
             raise WsClosed("closed")
         import os
         key = os.urandom(4)
-        n = len(data)
-        mv = memoryview(data)
+        mv = memoryview(data)  # of a str: its UTF-8 bytes, so n counts bytes
+        n = len(mv)
         async with self._wlock:  # frames of concurrent senders must not interleave
             w = self._w
-            # Header and the first chunk in one write: a header written alone would
-            # hold the payload back behind Nagle and delayed ACKs (~40 ms a message).
-            # The rest goes a chunk at a time, so the message is never copied whole.
+            out = memoryview(self._out)
             h = header(op, n, key)
-            m = min(n, _SEND_CHUNK)
-            buf = bytearray(len(h) + m)
-            buf[0:len(h)] = h
-            mask_into(buf, len(h), mv[0:m], key)
-            w.write(buf)
-            i = m
-            while i < n:  # chunks are multiples of 4: the mask stays aligned
-                m = min(_SEND_CHUNK, n - i)
-                buf = bytearray(m)
-                mask_into(buf, 0, mv[i:i + m], key)
-                w.write(buf)
-                i += m
-            buf = None
-            await w.drain()
+            hl = len(h)
+            out[0:hl] = h
+            i = 0
+            started = False
+            cancelled = None
+            try:
+                # Header and the first chunk in one write: a header written alone
+                # would hold the payload back behind Nagle and delayed ACKs (~40 ms a
+                # message). Then a chunk at a time: the message is never copied whole.
+                while True:
+                    m = min(_SEND_CHUNK, n - i)  # multiples of 4: the mask stays aligned
+                    mask_into(out, hl, mv[i:i + m], key)
+                    started = True
+                    w.write(out[0:hl + m])
+                    i += m
+                    hl = 0
+                    try:
+                        await w.drain()
+                    except asyncio.CancelledError as e:
+                        # Finish the frame first: half a frame desynchronises the
+                        # stream for every message after it.
+                        cancelled = e
+                    if i >= n:
+                        break
+            except Exception:
+                # Out of memory or a socket error part-way: the frame cannot be
+                # completed, so the connection must go (never a partial frame
+                # followed by another one).
+                if started:
+                    self._abort()
+                raise
+            if cancelled:
+                raise cancelled
 
     async def send(self, text):
         await self._send(_OP_TEXT, text)
@@ -177,7 +214,8 @@ class WebSocket:
         await self._send(_OP_PING, data)
 
     async def recv(self):
-        """The next text message as str (binary messages as bytes); None once closed."""
+        """The next message as a memoryview of the receive buffer (valid until the
+        next recv; `binary` tells the kind); None once closed."""
         self.reading = True
         try:
             return await self._recv()
@@ -186,12 +224,28 @@ class WebSocket:
 
     async def _recv(self):
         import time
-        parts = None
-        size = 0
+        from ocpp import text
+        fr = self._fr
+        buf = memoryview(self._buf)
+        size = -1  # bytes of the message being assembled; -1: none under way
         first_op = 0
         while True:
             try:
-                fin, op, data = await self._fr.next_frame()
+                fin, op, n = await fr.header()
+                if op >= 8:
+                    data = await fr.r.readexactly(n) if n else b""
+                elif op == _OP_CONT and size < 0:
+                    raise WsError("continuation without a start frame")
+                elif op != _OP_CONT and size >= 0:
+                    raise WsError("new message inside a fragmented one")
+                else:
+                    if size < 0:
+                        size = 0
+                        first_op = op
+                    if size + n > self.max_size:
+                        raise WsError("message over %d bytes" % self.max_size, 1009)
+                    await fr.into(buf[size:size + n])
+                    size += n
             except WsError as e:
                 await self._fail(e.code)
                 raise
@@ -216,32 +270,13 @@ class WebSocket:
                         pass
                 self._abort()
                 return None
-            if op == _OP_CONT:
-                if parts is None:
-                    await self._fail(1002)
-                    raise WsError("continuation without a start frame")
-            else:
-                if parts is not None:
-                    await self._fail(1002)
-                    raise WsError("new message inside a fragmented one")
-                parts = []
-                size = 0
-                first_op = op
-            size += len(data)
-            if size > self.max_size:
-                await self._fail(1009)
-                raise WsError("message over %d bytes" % self.max_size, 1009)
-            parts.append(data)
-            if fin:
-                msg = parts[0] if len(parts) == 1 else b"".join(parts)
-                parts = None
-                if first_op == _OP_BIN:
-                    return msg
-                try:
-                    return msg.decode()
-                except UnicodeError:
-                    await self._fail(1007)
-                    raise WsError("invalid UTF-8 in text message", 1007)
+            if not fin:
+                continue
+            self.binary = first_op == _OP_BIN
+            if not self.binary and not text.valid(self._buf, size):
+                await self._fail(1007)  # RFC 6455 8.1: fail the connection
+                raise WsError("invalid UTF-8 in text message", 1007)
+            return buf[:size]
 
     async def _fail(self, code):
         # Fail the connection (RFC 6455 7.1.7): send our close code, then drop TCP.
@@ -256,10 +291,8 @@ class WebSocket:
 
     def _abort(self):
         self.closed = True
-        try:
-            self._w.close()
-        except Exception:
-            pass
+        from ocpp import tcp
+        tcp.close(self._w)
 
     def rebind(self):
         """After the event loop that ran this socket's tasks is gone (Ctrl-C): new
@@ -288,10 +321,13 @@ class WebSocket:
         self._abort()
 
     async def _drain_to_close(self):
+        fr = self._fr
         while True:
-            fin, op, data = await self._fr.next_frame()
+            fin, op, n = await fr.header()
             if op == _OP_CLOSE:
                 return
+            # Whatever else arrives is read and dropped.
+            await fr.into(memoryview(self._buf)[:n])
 
 
 async def _read_head(reader):
@@ -311,19 +347,18 @@ async def _read_head(reader):
         lines.append(line.decode())
 
 
-async def connect(url, protocols, auth=None, ssl_ctx=None, max_size=16384, timeout_ms=10000):
+async def connect(url, protocols, auth=None, ssl_ctx=None, max_size=16384, timeout_ms=10000,
+                  buf=None):
     """Open a WebSocket. `protocols` is the ordered subprotocol offer; the server's
-    choice is checked against it. `auth` is a (user, password) pair for HTTP Basic."""
+    choice is checked against it. `auth` is a (user, password) pair for HTTP Basic.
+    `buf`: the receive buffer to use (see WebSocket)."""
     import binascii
     import os
+    from ocpp import tcp
     tls, host, port, path = parse_url(url)
     if tls and ssl_ctx is None:
         raise ValueError("wss:// needs a CA certificate (caFile) to verify the CSMS")
-    kw = {}
-    if tls:
-        kw["ssl"] = ssl_ctx
-        kw["server_hostname"] = host
-    reader, writer = await asyncio.wait_for_ms(asyncio.open_connection(host, port, **kw), timeout_ms)
+    st = await tcp.open(host, port, ssl_ctx if tls else None, host, timeout_ms)
     try:
         key = binascii.b2a_base64(os.urandom(16))[:-1].decode()
         req = ("GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -332,9 +367,9 @@ async def connect(url, protocols, auth=None, ssl_ctx=None, max_size=16384, timeo
         if auth:
             cred = binascii.b2a_base64(("%s:%s" % auth).encode())[:-1].decode()
             req += "Authorization: Basic %s\r\n" % cred
-        writer.write((req + "\r\n").encode())
-        await asyncio.wait_for_ms(writer.drain(), timeout_ms)
-        head = await asyncio.wait_for_ms(_read_head(reader), timeout_ms)
+        st.write((req + "\r\n").encode())
+        await asyncio.wait_for_ms(st.drain(), timeout_ms)
+        head = await asyncio.wait_for_ms(_read_head(st), timeout_ms)
         status = head[0].split(" ", 2) if head else ()
         if len(status) < 2 or status[1] != "101":
             raise WsError("handshake refused: %s" % (head[0] if head else "no status line"))
@@ -350,7 +385,7 @@ async def connect(url, protocols, auth=None, ssl_ctx=None, max_size=16384, timeo
             raise WsError("bad Sec-WebSocket-Accept")
         if proto not in protocols:
             raise WsError("server chose no offered subprotocol (%s)" % proto)
-        return WebSocket(reader, writer, proto, max_size)
+        return WebSocket(st, st, proto, max_size, buf)
     except BaseException:
-        writer.close()
+        tcp.close(st)
         raise

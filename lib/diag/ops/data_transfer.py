@@ -3,9 +3,12 @@
 # that action's response. Checked exactly like the native message.
 import lazy
 from diag import binding
-from ocpp.check import ANY, Invalid, STR, REQ, check
+from ocpp.check import JSON, Invalid, STR, REQ, check
 
-REQ = (("vendorId", STR | REQ, 255), ("messageId", STR, 50), ("data", ANY, None))
+# `data` is anyType in OCPP 2.1: any JSON value passes the message check; only our
+# own messages need it to be an object.
+REQ = (("vendorId", STR | REQ, 255), ("messageId", STR, 50), ("data", JSON, None))
+FOLLOWS = 1  # most of what it carries answers with follow-up messages
 
 _ACTIONS = ("GetDiagnosticsCatalog", "StartDiagnostics", "CancelDiagnostics", "GetDiagnosticsResults")
 

@@ -4,6 +4,8 @@ import clock
 from diag import binding
 from diag.ops.shapes import GET_CATALOG as REQ
 
+FOLLOWS = 1  # answered in follow-up messages: bounded under floods (rpc)
+
 _PER_PART = 2
 
 

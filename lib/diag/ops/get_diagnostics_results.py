@@ -4,6 +4,8 @@ import clock
 from diag import binding
 from diag.ops.shapes import GET_RESULTS as REQ
 
+FOLLOWS = 1  # answered in follow-up messages: bounded under floods (rpc)
+
 
 def _filter(p):
     ids = p.get("testId")

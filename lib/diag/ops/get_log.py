@@ -3,12 +3,13 @@
 # Other log types are not kept by this station.
 from ocpp.check import ENUM, INT, OBJ, REQ, STR
 
-REQ = (("log", OBJ | REQ, (("remoteLocation", STR | REQ, 2000), ("oldestTimestamp", STR, 40),
-                           ("latestTimestamp", STR, 40))),
+REQ = (("log", OBJ | REQ, (("remoteLocation", STR | REQ, 2000), ("oldestTimestamp", STR, None),
+                           ("latestTimestamp", STR, None))),
        ("logType", ENUM | REQ, ("DiagnosticsLog", "SecurityLog", "DataCollectorLog")),
        ("requestId", INT | REQ, None),
-       ("retries", INT, (0, 100)),
-       ("retryInterval", INT, (0, 86400)))
+       ("retries", INT, (0, None)),
+       ("retryInterval", INT, None))
+FOLLOWS = 1  # answered in follow-up messages: bounded under floods (rpc)
 
 
 async def report_status(agent):
@@ -60,7 +61,8 @@ async def _run(agent, p, name):
         except (CallError, Offline, asyncio.TimeoutError) as e:
             log.warn("LogStatusNotification %s not delivered: %s", s, e)
 
-    tries = 1 + p.get("retries", 1)
+    # The schema sets no upper bound; a station does not retry for ever.
+    tries = 1 + min(p.get("retries", 1), 10)
     try:
         for attempt in range(tries):
             await status("Uploading")
@@ -75,7 +77,7 @@ async def _run(agent, p, name):
                 if attempt + 1 == tries:
                     await status("UploadFailure", ("UploadFailed", err))
                     return
-            await asyncio.sleep(p.get("retryInterval", 5))
+            await asyncio.sleep(max(0, min(p.get("retryInterval", 5), 86400)))
     finally:
         if up[0] is asyncio.current_task():
             up[0] = None

@@ -8,7 +8,7 @@ TEST_TYPES = ("SelfTest", "IntegrationTest", "HealthCheck", "SecurityTest", "Com
 
 PARAM_VALUE = (("name", STR | REQ, 50), ("value", VAL | REQ, None))
 TEST_REQUEST = (("testId", STR | REQ, 50), ("parameter", ARR | OBJ, PARAM_VALUE))
-SCHEDULE = (("interval", INT | REQ, (0, 31536000)), ("startTime", STR, 40))
+SCHEDULE = (("interval", INT | REQ, (0, None)), ("startTime", STR, None))
 
 GET_CATALOG = (("requestId", INT | REQ, None), ("testType", ARR | ENUM, TEST_TYPES),
                ("testId", ARR | STR, 50))
@@ -16,6 +16,6 @@ START = (("requestId", INT | REQ, None), ("requestor", STR, 100),
          ("test", ARR | OBJ | REQ, TEST_REQUEST), ("stopOnFailure", BOOL, None),
          ("schedule", OBJ, SCHEDULE))
 CANCEL = (("requestId", INT | REQ, None),)
-GET_RESULTS = (("requestId", INT | REQ, None), ("testId", ARR | STR, 50), ("from", STR, 40),
-               ("to", STR, 40), ("resultIdFrom", INT, (1, 2147483647)),
-               ("maxResults", INT, (1, 2147483647)))
+GET_RESULTS = (("requestId", INT | REQ, None), ("testId", ARR | STR, 50), ("from", STR, None),
+               ("to", STR, None), ("resultIdFrom", INT, (1, None)),
+               ("maxResults", INT, (1, None)))

@@ -23,6 +23,8 @@ def _schedule(agent, p):
     from diag import scheduler
     import clock
     s = p["schedule"]
+    if s["interval"] > 31536000:  # DiagnosticTest.Interval's maxLimit (a year)
+        raise Refused("OutOfRange", "schedule.interval over 31536000 s")
     plan = agent.diag.runner.plan(p["test"])  # validates; raises Refused
     start = s.get("startTime")
     if start is not None:

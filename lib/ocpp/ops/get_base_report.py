@@ -4,6 +4,7 @@ from ocpp.check import ENUM, INT, REQ
 
 REQ = (("requestId", INT | REQ, None),
        ("reportBase", ENUM | REQ, ("ConfigurationInventory", "FullInventory", "SummaryInventory")))
+FOLLOWS = 1  # answered in follow-up messages: bounded under floods (rpc)
 
 # SummaryInventory: the variables that say whether each component can serve.
 _SUMMARY = ("AvailabilityState", "Available", "Problem", "Enabled", "Active")

@@ -1,11 +1,12 @@
 # GetReport (OCPP 2.1 B08): a report filtered by component/variable and by
 # component criteria; EmptyResultSet when nothing matches.
-from ocpp.check import ARR, COMPONENT, ENUM, INT, OBJ, REQ, VARIABLE
+from ocpp.check import ARR, COMPONENT, ENUM, INT, ITEMS, OBJ, REQ, VARIABLE
 
 REQ = (("requestId", INT | REQ, None),
-       ("componentCriteria", ARR | ENUM, ("Active", "Available", "Enabled", "Problem")),
+       ("componentCriteria", ARR | ENUM | ITEMS * 4, ("Active", "Available", "Enabled", "Problem")),
        ("componentVariable", ARR | OBJ, (("component", OBJ | REQ, COMPONENT),
                                          ("variable", OBJ, VARIABLE))))
+FOLLOWS = 1  # answered in follow-up messages: bounded under floods (rpc)
 
 
 def _comp_matches(c, cd):

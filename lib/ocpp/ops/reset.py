@@ -4,7 +4,7 @@
 from ocpp.check import ENUM, INT, REQ
 
 REQ = (("type", ENUM | REQ, ("Immediate", "OnIdle", "ImmediateAndResume")),
-       ("evseId", INT, (0, 2147483647)))
+       ("evseId", INT, (0, None)))
 
 
 def handle(agent, p):

@@ -8,6 +8,7 @@ REQ = (("requestedMessage", ENUM | REQ, (
     "PublishFirmwareStatusNotification", "CustomTrigger")),
     ("evse", OBJ, EVSE),
     ("customTrigger", STR, 50))
+FOLLOWS = 1  # answered in follow-up messages: bounded under floods (rpc)
 
 
 def handle(agent, p):
