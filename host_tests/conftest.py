@@ -54,7 +54,8 @@ class AgentProc:
         if self.launcher:
             cmd = [os.path.join(ROOT, "tools", "run-agent")] + cmd
         self._log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, cwd=self.workdir)
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=self._log, stderr=subprocess.STDOUT,
+                                     cwd=self.workdir)
         return self
 
     @property
@@ -77,10 +78,19 @@ class AgentProc:
             time.sleep(0.05)
         raise AssertionError("agent log has no %r:\n%s" % (pattern, self.log()[-3000:]))
 
-    def stop(self, sig=signal.SIGINT, timeout=10):
+    def stop(self, sig=None, timeout=10):
+        """Stop the agent: by default with a "stop" line on its stdin (handled in its
+        event loop); or with a signal (SIGINT is Ctrl-C, see README)."""
         if self.proc is None or self.proc.poll() is not None:
             return self.proc.returncode if self.proc else None
-        self.proc.send_signal(sig)
+        if sig is None:
+            try:
+                self.proc.stdin.write(b"stop\n")
+                self.proc.stdin.flush()
+            except OSError:
+                pass
+        else:
+            self.proc.send_signal(sig)
         try:
             return self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -137,7 +147,7 @@ def csms():
 
 @pytest.fixture
 def make_agent(build_dir, tmp_path):
-    """make_agent(csms, **config) -> started AgentProc. Stopped (SIGINT) at teardown;
+    """make_agent(csms, **config) -> started AgentProc. Stopped ("stop" on stdin) at teardown;
     its log must hold no traceback."""
     procs = []
 

@@ -73,6 +73,8 @@ class Agent:
             self.spawn(self.stall.run())
         for h in self.startup_hooks:
             self.spawn(h(self))
+        if sys.platform == "linux":
+            self.spawn(self._stop_requests())
         t = self.spawn(self.station.run())
         await self._stop.wait()
         # Close while the receive task still runs: it reads the CSMS's close frame.
@@ -80,22 +82,46 @@ class Agent:
         t.cancel()
         return self.stop_reason
 
-    async def shutdown(self, interrupted=False):
+    async def shutdown(self):
         ws = self.rpc.ws
-        if interrupted:
-            # We are on a fresh event loop; the old tasks still sit in the old Events
-            # and Locks. Touching those would wake them here, half-dead, so only the
-            # socket is reused.
-            self.rpc.ws = None
-            if ws is not None:
-                ws.rebind()
-        else:
-            self.rpc.detach()
+        self.rpc.detach()
         if ws is not None and not ws.closed:
             await ws.close(1000)
+        self._stopped()
+
+    def shutdown_now(self):
+        """After Ctrl-C: no task of the interrupted loop can be trusted, so no event
+        loop at all: the close handshake is done with blocking socket calls. Best
+        effort: the interrupt may have cut any C code short (see _stop_requests)."""
+        try:
+            ws = self.rpc.ws
+            self.rpc.ws = None
+            if ws is not None:
+                ws.close_now(1000)
+            self._stopped()
+        except Exception as e:
+            print("shutdown after Ctrl-C incomplete:", e)
+
+    def _stopped(self):
         if self.cfg.get("stats"):
             _print_stats()
         log.info("agent stopped")
+
+    async def _stop_requests(self):
+        # Unix port: a line "stop" on stdin stops the agent cleanly, in the loop.
+        # This build delivers Ctrl-C asynchronously (in the middle of whatever C code
+        # runs), which can leave the interpreter's state half-updated; services and
+        # tests stop it this way instead (tools/run-agent turns SIGTERM/SIGINT into it).
+        r = asyncio.StreamReader(sys.stdin.buffer if hasattr(sys.stdin, "buffer") else sys.stdin)
+        while True:
+            line = await r.readline()
+            if not line:
+                return  # stdin closed or /dev/null: not a request
+            if line.strip() == b"stop":
+                log.info("stop requested")
+                self.stopping = True
+                self._stop.set()
+                return
 
     async def reset(self, reason):
         # Runs after our Reset CALLRESULT is out; remember why, for the next boot.
@@ -227,6 +253,23 @@ def _load_config(path):
         del sys.modules["config"]
 
 
+def _unlock_heap():
+    # A Ctrl-C that lands while the heap is locked (seen once: MemoryError "heap is
+    # locked" from new_event_loop) leaves the lock held, and shutting down needs to
+    # allocate. Here, in plain Python code, nothing can legitimately hold it.
+    # A collection cut short by the interrupt leaves its "collecting" flag set,
+    # which heap_unlock() does not clear; a full collection does.
+    import gc
+    import micropython
+    gc.collect()
+    try:
+        micropython.heap_lock()
+        for _ in range(micropython.heap_unlock()):
+            micropython.heap_unlock()
+    except AttributeError:  # a port without heap_lock
+        pass
+
+
 def main(argv):
     path = argv[1] if len(argv) > 1 else "config.json"
     cfg = _load_config(path)
@@ -235,11 +278,11 @@ def main(argv):
         try:
             reason = asyncio.run(agent.run())
         except KeyboardInterrupt:
-            # Ctrl-C / SIGINT: close the WebSocket properly on a fresh loop. A new
-            # one for real: asyncio.run() alone would resume the old tasks, and the
-            # old reader would take the CSMS's close frame or drop the socket.
-            asyncio.new_event_loop()
-            asyncio.run(agent.shutdown(True))
+            # Ctrl-C / SIGINT: close the WebSocket properly. Not on an event loop: the
+            # interrupted one left its tasks half-run, and a new one would resume
+            # some of them (they wait on sockets and events the close touches).
+            _unlock_heap()
+            agent.shutdown_now()
             return 0
         if reason != "reset":
             return 0

@@ -30,11 +30,19 @@ def _need(cfg, key, types, what):
 
 def load(path):
     import json
+    from ocpp import text
     try:
-        with open(path) as f:
-            cfg = json.load(f)
+        with open(path, "rb") as f:
+            raw = bytearray(f.read())
     except OSError as e:
         raise ConfigError("cannot read %s (%s)" % (path, e))
+    # Strings from here reach the CSMS (stationId, vendor...): they must be UTF-8,
+    # and escaped UTF-16 halves are made valid as for messages (ocpp/text.py).
+    n = text.fix_surrogates(raw, len(raw))
+    if not text.valid(raw, n):
+        raise ConfigError("%s is not UTF-8 text" % path)
+    try:
+        cfg = json.loads(memoryview(raw)[:n])
     except ValueError as e:
         raise ConfigError("%s is not valid JSON (%s)" % (path, e))
     return check(cfg)

@@ -24,5 +24,5 @@ def drop(name):
     if pkg is not None:
         try:
             delattr(pkg, name[i + 1:])
-        except AttributeError:
+        except (AttributeError, KeyError):  # MicroPython raises KeyError for a module
             pass

@@ -45,15 +45,15 @@ class Store:
             # .tmp survives only if the rename never happened: the main file is then
             # still the old, complete one; use .tmp only if the main one is gone.
             try:
-                with open(p) as f:
-                    self._d = json.load(f)
+                with open(p, "rb") as f:
+                    self._d = json.loads(f.read())
                 if type(self._d) is not dict:
                     raise ValueError("not an object")
                 break
             except OSError:
                 continue
-            except ValueError as e:
-                log.warn("store: %s unreadable (%s), ignored", p, e)
+            except Exception as e:  # not JSON, not UTF-8, too big: never a bricked station
+                log.warn("store: %s unreadable (%s: %s), ignored", p, type(e).__name__, e)
                 self._d = {}
 
     def get(self, key, default=None):

@@ -144,7 +144,7 @@ async def run_once(build_dir, heap_kb, scenario_fn=scenario, how=ROMFS, extra=No
     entry = _entry(build_dir, how)
     proc = await asyncio.create_subprocess_exec(
         MICROPYTHON, "-X", "heapsize=%dk" % heap_kb, *entry,
-        os.path.join(work, "c.json"), stdout=asyncio.subprocess.PIPE,
+        os.path.join(work, "c.json"), stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT)
     out = []
 

@@ -107,10 +107,19 @@ def register_diagnostics_schemas(root=None):
 
 
 async def stop_agent(proc, timeout=10):
-    """Stop an agent subprocess the way Ctrl-C does; -> True if it stopped by itself."""
+    """Stop an agent subprocess: a "stop" line on its stdin when it was started with
+    stdin=PIPE (handled in its event loop, see tools/run-agent), else SIGINT;
+    -> True if it stopped by itself."""
     if proc.returncode is not None:
         return True
-    proc.send_signal(signal.SIGINT)
+    if proc.stdin is not None:
+        try:
+            proc.stdin.write(b"stop\n")
+            await proc.stdin.drain()
+        except (ConnectionError, OSError):
+            proc.send_signal(signal.SIGINT)
+    else:
+        proc.send_signal(signal.SIGINT)
     try:
         await asyncio.wait_for(proc.wait(), timeout)
         return True
@@ -468,6 +477,8 @@ class _StationMixin:
                 details["cause"] = str(details["cause"]).split("\n")[0][:200]
             await self._send(messages.CallError(call.unique_id, e.code, e.description,
                                                 details).to_json())
+        except ConnectionClosed:
+            pass  # the station closed while we answered: nothing left to answer
         except Exception as e:
             LOG.exception("%s: handler for %s failed", self.id, call.action)
             self.csms.errors.append("handler for %s raised %r" % (call.action, e))

@@ -25,7 +25,8 @@ Enabled||b|RW||||||true
 LastVerdict||o|R||||Passed;Failed;Inconclusive;Error;Aborted;TimedOut;Skipped||
 LastHealth||o|R||||Healthy;Degraded;Unhealthy||
 LastRunTime||t|R||||||
-LastResultId||i|R||||||"""
+LastResultId||i|R||||||
+Problem||b|R||||||false"""
 
 
 def install(agent):
@@ -47,6 +48,16 @@ def install(agent):
         if var == "StartupTests":
             return cfg.get("startupTests")
         return None
+
+    def bad_get(var, reason):
+        # A module left out of the catalog: visible here, with the reason.
+        if var == "Problem":
+            return "true"
+        if var == "Description":
+            return ("left out: " + reason)[:500]
+        if var == "Enabled":
+            return "false"
+        return ""
 
     def test_get(var, tid):
         if var == "TestType":
@@ -76,3 +87,6 @@ def install(agent):
         # `get` is called with the variable's instance; the test is the component's.
         agent.dm.add(Component("DiagnosticTest", _TEST, instance=tid,
                                get=lambda var, inst, tid=tid: test_get(var, tid)))
+    for tid, reason in d.registry.bad:
+        agent.dm.add(Component("DiagnosticTest", _TEST, instance=tid,
+                               get=lambda var, inst, r=reason: bad_get(var, r)))

@@ -22,11 +22,20 @@ class Diagnostics:
         st = agent.store
         self.last = st.get("diag/last") or {}  # testId -> [verdict, endTime, resultId, health]
         self.event_seq = st.get("diag/eventSeq", 0)
-        top = max([v[2] for v in self.last.values()] or [0])
+        try:
+            top = max([v[2] for v in self.last.values()] or [0]) + 0
+            self.event_seq += 0
+        except Exception:  # state of another shape: start afresh rather than fail
+            log.warn("diag: stored verdicts unreadable, reset")
+            self.last = {}
+            self.event_seq = 0
+            top = 0
         self._next = max(self.journal.last_id, top) + 1
         self._wake = asyncio.Event()
         self._delivering = False
         self.booted = False
+        if self.journal.runs:
+            self.recover()
 
     @property
     def runner(self):
@@ -37,9 +46,39 @@ class Diagnostics:
         return self._runner
 
     def next_result_id(self):
+        return self.reserve(1)
+
+    def reserve(self, n):
+        """n consecutive result ids -> the first."""
         rid = self._next
-        self._next += 1
+        self._next += n
         return rid
+
+    def recover(self):
+        """After a restart: every test of a journaled run that has no result gets one,
+        the first Aborted (it was running, or about to), the rest Skipped."""
+        import clock
+        from diag import result
+        j = self.journal
+        for run in j.unfinished():
+            first = run["run"]
+            verdict = "Aborted"
+            for i, t in enumerate(run.get("tests") or ()):
+                rid = first + i
+                if rid in j.ids or type(t) is not list or len(t) != 2:
+                    continue
+                ctx = result.Ctx(self.agent, None)
+                ctx.fail("StationRestarted", "the station restarted before this test ended")
+                params = {p["name"]: p["value"] for p in t[1] or () if type(p) is dict}
+                r = result.make(rid, t[0], self.registry.type_of(t[0]) or "SelfTest",
+                                run.get("requestor") or "CSMS", run.get("trigger") or "OnDemand",
+                                params, run.get("t") or clock.iso(), clock.iso(), verdict, ctx,
+                                run.get("requestId"))
+                j.append(r)
+                self.remember(t[0], verdict, r["endTime"], rid, None)
+                log.warn("diag: result %d (%s) %s: station restarted", rid, t[0], verdict)
+                verdict = "Skipped"
+            j.runs.pop(first, None)
 
     def remember(self, tid, verdict, when, rid, health):
         self.last[tid] = [verdict, when, rid, health]
@@ -82,21 +121,25 @@ class Diagnostics:
                     self._wake.clear()
                     await self._wake.wait()
                 rid = j.pending[0]
-                r = j.get(rid)
-                if r is None:
-                    log.warn("diag: result %d missing from the journal", rid)
-                    j.pending.remove(rid)
-                    continue
                 from diag import binding
                 try:
+                    r = j.get(rid)  # MemoryError here is not a missing result: retried
+                    if r is None:
+                        log.warn("diag: result %d missing from the journal", rid)
+                        j.pending.remove(rid)
+                        continue
                     await binding.notify(self.agent, "NotifyDiagnosticsResult", {"result": r},
                                          self._runner and self._runner.via.get(r.get("requestId")))
-                except asyncio.TimeoutError:
-                    await asyncio.sleep(1)
-                    continue
+                except (Offline, asyncio.CancelledError):
+                    raise
                 except CallError as e:
                     # Refused by the CSMS: resending the same bytes cannot succeed.
                     log.warn("diag: result %d refused by the CSMS: %s %s", rid, e.code, e.desc)
+                except Exception as e:  # a timeout, or MemoryError: keep it, try again
+                    r = None
+                    log.info("diag: result %d not delivered yet: %s", rid, type(e).__name__)
+                    await asyncio.sleep(1)
+                    continue
                 r = None
                 j.ack(rid)
         except Offline:

@@ -30,7 +30,8 @@ def rejected(code, info=None, status="Rejected"):
     return {"status": status, "statusInfo": si}
 
 
-def _typed(p, v):
+def check_value(p, v):
+    """Raise Refused unless v is a valid value of descriptor parameter p."""
     t = p[_TYPE]
     tv = type(v)
     if t == "integer":
@@ -62,7 +63,7 @@ def resolve(spec, given):
             raise Refused("UnknownParameter", "parameter %s: not a parameter of this test" % name)
         if name in vals:
             raise Refused("InvalidParameter", "parameter %s: given twice" % name)
-        _typed(p, g["value"])
+        check_value(p, g["value"])
         vals[name] = g["value"]
     for p in spec:
         if p[_NAME] not in vals:

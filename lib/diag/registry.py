@@ -37,25 +37,43 @@ class Registry:
         """only: explicit test ids (config "diagTests"), e.g. for frozen firmware
         where the package directory cannot be listed.
         The index (testId, type) is kept in the store, so that a start does not
-        import every test module: rebuilt only when the set of modules changes."""
+        import every test module: rebuilt only when the set of modules changes.
+        A module whose descriptor does not check is left out (self.bad), logged,
+        and shown in its DiagnosticTest component; the others stay available."""
         self.busy = {}  # testId -> number of runs holding the module
+        self.index = []  # [(testId, testType)], sorted by id
+        self.bad = []  # [(testId, reason)]
         ids = sorted(only or _listing())
         if not ids:
             log.warn("diag: no tests found; frozen firmware must list them in diagTests")
-        cached = store.get("diag/index")
-        if cached and [t for t, _ in cached] == ids:
-            self.index = [tuple(x) for x in cached]
-            return
-        self.index = []  # [(testId, testType)], sorted by id
+        try:
+            cached = store.get("diag/index")
+            if cached and [x[0] for x in cached] == ids:
+                for x in cached:
+                    if len(x) == 2:
+                        self.index.append((x[0], x[1]))
+                    else:
+                        self.bad.append((x[0], x[2]))
+                        log.warn("diag: test module %s left out: %s", x[0], x[2])
+                return
+        except Exception:  # a cache of another shape: rebuild it
+            self.index = []
+            self.bad = []
+        from diag import descriptor
         for tid in ids:
             try:
                 m = self.load(tid)
+                descriptor.check(m)
                 self.index.append((tid, m.TYPE))
-            except Exception as e:
-                log.exc(e, "diag: test module %s unusable" % tid)
+            except Exception as e:  # descriptor.Bad, or a module that does not even import
+                reason = str(e) if isinstance(e, descriptor.Bad) else "%s: %s" % (type(e).__name__, e)
+                log.warn("diag: test module %s left out: %s", tid, reason)
+                self.bad.append((tid, reason[:200]))
             finally:
+                m = None
                 self.unload(tid)
-        store.put("diag/index", [list(x) for x in self.index])
+        lazy.drop("diag.descriptor")
+        store.put("diag/index", [list(x) for x in self.index] + [[t, None, r] for t, r in self.bad])
 
     def ids(self):
         return [t for t, _ in self.index]

@@ -13,7 +13,42 @@ def canonical(x):
         return "{" + ",".join(json.dumps(k) + ":" + canonical(x[k]) for k in sorted(x)) + "}"
     if t is list or t is tuple:
         return "[" + ",".join(canonical(v) for v in x) + "]"
+    if t is float:
+        return float_text(x)
     return json.dumps(x)
+
+
+def float_text(v):
+    """A float as CPython's repr writes it: the shortest text that reads back as v.
+    MicroPython's own repr sometimes adds a wrong 17th digit (0.812 ->
+    0.8120000000000001), while the CSMS recomputes the checksum from the value it
+    parsed, and prints 0.812."""
+    if v != v or v - v != 0:  # NaN, infinities: not JSON numbers at all
+        return json.dumps(v)
+    for p in range(17):
+        s = ("%." + str(p) + "e") % v  # d.ddde+XX
+        if float(s) == v:
+            break
+    else:
+        return json.dumps(v)
+    m, e = s.split("e")
+    neg = m[0] == "-"
+    digits = m.lstrip("-").replace(".", "").rstrip("0")
+    if not digits:
+        return "-0.0" if neg else "0.0"
+    exp = int(e)
+    point = exp + 1  # v = 0.<digits> x 10^point
+    if -4 < point <= 16:
+        if point <= 0:
+            t = "0." + "0" * -point + digits
+        elif point >= len(digits):
+            t = digits + "0" * (point - len(digits)) + ".0"
+        else:
+            t = digits[:point] + "." + digits[point:]
+    else:
+        t = digits[0] + ("." + digits[1:] if len(digits) > 1 else "") + \
+            ("e-%02d" % -exp if exp < 0 else "e+%02d" % exp)
+    return "-" + t if neg else t
 
 
 def checksum(r):

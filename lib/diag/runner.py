@@ -13,7 +13,7 @@ from diag import result
 from diag.params import Refused, resolve
 from ocpp.rpc import CallError, Offline
 
-VERDICTS = ("Passed", "Failed", "Inconclusive", "Error", "Aborted", "TimedOut", "Skipped")
+from diag.descriptor import VERDICTS
 _FAILURES = ("Failed", "Error", "TimedOut", "Aborted")
 
 
@@ -100,6 +100,7 @@ class Runner:
                     raise Refused("Disabled", "diagnostics are disabled")
             finally:
                 reg.unload(tid)
+        first = self._journal_run(req_id, requestor, trigger, plan)
         if req_id is not None:
             if via is not None:
                 # Remembered for the results still to be delivered; bounded, since a
@@ -111,7 +112,23 @@ class Runner:
                 self.via[req_id] = via
             self.runs[req_id] = None  # reserved until the task exists
         self.active += 1
-        return self._request(req_id, requestor, trigger, plan, stop_on_failure, via)
+        return self._request(req_id, requestor, trigger, plan, stop_on_failure, via, first)
+
+    def _journal_run(self, req_id, requestor, trigger, plan):
+        """Reserve a result id per test and journal the run before it starts: after a
+        power cut, Diagnostics.recover() ends what this run left open."""
+        from diag.params import as_list
+        d = self.agent.diag
+        first = d.reserve(len(plan))
+        rec = {"n": len(plan), "tests": [[tid, as_list(v)] for tid, v in plan],
+               "requestor": requestor, "trigger": trigger, "t": clock.iso()}
+        if req_id is not None:
+            rec["requestId"] = req_id
+        try:
+            d.journal.start_run(first, rec)
+        except Exception as e:  # a full filesystem: run anyway, the results may still fit
+            log.warn("diag: run marker not journaled: %s", e)
+        return first
 
     def cancel(self, req_id):
         t = self.runs.get(req_id)
@@ -120,7 +137,7 @@ class Runner:
         t.cancel()
         return True
 
-    async def _request(self, req_id, requestor, trigger, plan, stop, via):
+    async def _request(self, req_id, requestor, trigger, plan, stop, via, first):
         if req_id is not None:
             self.runs[req_id] = asyncio.current_task()
         total = len(plan)
@@ -131,18 +148,19 @@ class Runner:
             for tid, vals in plan:
                 if failed and stop:
                     self.skip(tid, vals, requestor, trigger, req_id, "StopOnFailure",
-                              "an earlier test of this request failed")
+                              "an earlier test of this request failed", first + done)
                 else:
                     await self._status(req_id, "Running", via, tid, done, total)
                     # From here on the test writes its own result, even when cancelled.
                     done += 1
-                    v = await self.run_one(tid, vals, requestor, trigger, req_id, done > 1)
+                    v = await self.run_one(tid, vals, requestor, trigger, req_id, done > 1, first + done - 1)
                     failed = failed or v in _FAILURES
                     continue
                 done += 1
         except asyncio.CancelledError:
-            for tid, vals in plan[done:]:
-                self.skip(tid, vals, requestor, trigger, req_id, "Cancelled", "request cancelled")
+            for i in range(done, total):
+                tid, vals = plan[i]
+                self.skip(tid, vals, requestor, trigger, req_id, "Cancelled", "request cancelled", first + i)
             done = total
             final = "Cancelled"
         finally:
@@ -163,12 +181,12 @@ class Runner:
         from diag import binding
         try:
             await binding.notify(self.agent, "NotifyDiagnosticsStatus", p, via)
-        except (CallError, Offline, asyncio.TimeoutError) as e:
+        except Exception as e:  # MemoryError too: never at the cost of the results
             # Progress is advisory; results are what must arrive, and they are journaled.
             log.info("diag: status %s for request %d not delivered: %s", status, req_id, e)
 
     # --- one test -------------------------------------------------------------
-    async def run_one(self, tid, vals, requestor, trigger, req_id=None, check=True):
+    async def run_one(self, tid, vals, requestor, trigger, req_id=None, check=True, rid=None):
         d = self.agent.diag
         reg = d.registry
         m = reg.load(tid)
@@ -186,7 +204,7 @@ class Runner:
                 except Refused as e:
                     ctx.fail(e.code, e.info)
                     verdict = "Skipped"
-                    return self._record(tid, m.TYPE, vals, requestor, trigger, req_id, start, verdict, ctx)
+                    return self._record(tid, m.TYPE, vals, requestor, trigger, req_id, start, verdict, ctx, rid)
             for r in resources:
                 self.locks[r] = tid
             locked = True
@@ -222,7 +240,7 @@ class Runner:
                          self.stall.max_ms, micropython.mem_total() - a0)
             else:
                 log.info("diag: %s %s in %d ms", tid, verdict, ms)
-            self._record(tid, m.TYPE, vals, requestor, trigger, req_id, start, verdict, ctx)
+            self._record(tid, m.TYPE, vals, requestor, trigger, req_id, start, verdict, ctx, rid)
         finally:
             if locked:
                 self.current.remove(tid)
@@ -235,24 +253,39 @@ class Runner:
             raise cancelled
         return verdict
 
-    def skip(self, tid, vals, requestor, trigger, req_id, code, info):
+    def skip(self, tid, vals, requestor, trigger, req_id, code, info, rid=None):
         ctx = result.Ctx(self.agent, vals)
         ctx.fail(code, info)
         now = clock.iso()
         self._record(tid, self.agent.diag.registry.type_of(tid), vals, requestor, trigger, req_id,
-                     now, "Skipped", ctx)
+                     now, "Skipped", ctx, rid)
 
-    def _record(self, tid, ttype, vals, requestor, trigger, req_id, start, verdict, ctx):
+    def _record(self, tid, ttype, vals, requestor, trigger, req_id, start, verdict, ctx, rid=None):
+        """Journal the result: exactly one per test, even when the heap is nearly full
+        (then without its measurements and evidence, saying why)."""
         d = self.agent.diag
-        rid = d.next_result_id()
-        r = result.make(rid, tid, ttype, requestor, trigger, vals, start, clock.iso(), verdict, ctx, req_id)
-        d.journal.append(r)
-        prev = d.last.get(tid)
-        state = ctx.health or verdict
-        d.remember(tid, verdict, r["endTime"], rid, ctx.health)
-        if verdict != "Skipped":
-            from diag import events
-            events.on_result(self.agent, tid, state, prev and (prev[3] or prev[0]),
-                             ctx.reason and ctx.reason[1])
+        if rid is None:
+            rid = d.next_result_id()
+        try:
+            r = result.make(rid, tid, ttype, requestor, trigger, vals, start, clock.iso(), verdict, ctx, req_id)
+            d.journal.append(r)
+        except MemoryError:
+            r = None
+            ctx.meas = []
+            ctx.ev = []
+            gc.collect()
+            ctx.fail("OutOfMemory", "no heap left for the full result; measurements dropped")
+            r = result.make(rid, tid, ttype, requestor, trigger, None, start, clock.iso(), verdict, ctx, req_id)
+            d.journal.append(r)
+        try:
+            prev = d.last.get(tid)
+            state = ctx.health or verdict
+            d.remember(tid, verdict, r["endTime"], rid, ctx.health)
+            if verdict != "Skipped":
+                from diag import events
+                events.on_result(self.agent, tid, state, prev and (prev[3] or prev[0]),
+                                 ctx.reason and ctx.reason[1])
+        except Exception as e:  # the result is safe in the journal; the rest is advisory
+            log.warn("diag: after result %d: %s: %s", rid, type(e).__name__, e)
         d.wake()
         return verdict

@@ -45,7 +45,7 @@ def check(obj, fields, path=""):
         v = obj.get(name)
         p = path + name
         if v is None:
-            if name in obj:
+            if name in obj and flags & 15 != JSON:  # anyType admits null too
                 raise Invalid("TypeConstraintViolation", "%s is null" % p)
             if flags & REQ:
                 raise Invalid("OccurrenceConstraintViolation", "%s is required" % p)

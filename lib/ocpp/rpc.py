@@ -31,6 +31,10 @@ class CallError(Exception):
         self.details = details
 
 
+class BadResponse(CallError):
+    """The CSMS answered with a CALLRESULT that does not check (already logged)."""
+
+
 class Offline(Exception):
     pass
 
@@ -90,7 +94,7 @@ class Rpc:
             self._pend_res = None
             self._pend_ev.clear()
             try:
-                text = json.dumps([CALL, mid, action, payload])
+                text = _dumps([CALL, mid, action, payload])
                 await ws.send(text)
                 text = None
                 self.agent.on_sent(action)
@@ -105,7 +109,7 @@ class Rpc:
                 check(res, resp)
             except Invalid as e:
                 await self._bad_result(mid, action, e)
-                raise CallError(e.code, "invalid %s response: %s" % (action, e))
+                raise BadResponse(e.code, "invalid %s response: %s" % (action, e))
             self.answered = True
             return res
 
@@ -143,7 +147,7 @@ class Rpc:
         n = text.fix_surrogates(buf, n)
         self.rx_len = n  # bytes, for BytesPerMessage
         try:
-            msg = json.loads(memoryview(buf)[:n])
+            msg = _loads(buf, n)
         except MemoryError:
             # Valid or not, it did not fit: answer the CALL if its id can be read.
             return await self._error(_scan_id(buf, n), "InternalError", "out of memory")
@@ -158,7 +162,9 @@ class Rpc:
         t = msg[0]
         mid = msg[1]
         if type(mid) is not str or not mid or len(mid) > _MAX_ID:
-            return await self._error("-1", "RpcFrameworkError", "message id unreadable")
+            # A response or SEND is never answered, whatever is wrong with it.
+            return await self._error("-1", "RpcFrameworkError", "message id unreadable",
+                                     t not in (CALLRESULT, CALLERROR, CALLRESULTERROR, SEND))
         if t == CALL or (t == SEND and self.version == "2.1"):
             if len(msg) != 4 or type(msg[2]) is not str:
                 return await self._error(mid, "RpcFrameworkError", "CALL must be [2, id, action, payload]",
@@ -249,9 +255,30 @@ class Rpc:
         if ws is None or ws.closed:
             return
         try:
-            await ws.send(json.dumps(msg))
+            await ws.send(_dumps(msg))
         except Exception as e:
-            log.warn("rpc: send failed: %s", e)
+            log.warn("rpc: send failed: %s: %s", type(e).__name__, e)
+
+
+def _loads(buf, n):
+    try:
+        return json.loads(memoryview(buf)[:n])
+    except MemoryError:  # see _dumps
+        import gc
+        gc.collect()
+        return json.loads(memoryview(buf)[:n])
+
+
+def _dumps(msg):
+    # The text of a message needs one contiguous block: after a burst of big
+    # messages the heap may hold enough in total but in pieces, and a collection
+    # usually joins them.
+    try:
+        return json.dumps(msg)
+    except MemoryError:
+        import gc
+        gc.collect()
+        return json.dumps(msg)
 
 
 def _scan_id(buf, n):

@@ -10,7 +10,7 @@ import log
 from ocpp import responses
 from ocpp import ws as wsmod
 from ocpp.outbox import Outbox
-from ocpp.rpc import CallError, Offline
+from ocpp.rpc import BadResponse, CallError, Offline
 
 
 class Station:
@@ -204,6 +204,8 @@ class Station:
         try:
             res = await self.agent.rpc.call("Heartbeat", {}, resp=responses.HEARTBEAT)
             clock.set_iso(res["currentTime"])
+        except BadResponse:  # logged once by rpc; a broken CSMS repeats itself
+            self.last_tx = time.ticks_ms()
         except (CallError, Offline, asyncio.TimeoutError) as e:
             log.warn("heartbeat failed: %s", e)
             self.last_tx = time.ticks_ms()

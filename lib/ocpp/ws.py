@@ -273,7 +273,13 @@ class WebSocket:
             if not fin:
                 continue
             self.binary = first_op == _OP_BIN
-            if not self.binary and not text.valid(self._buf, size):
+            try:
+                ok = self.binary or text.valid(self._buf, size)
+            except MemoryError:  # its small pieces did not fit: make room, once
+                import gc
+                gc.collect()
+                ok = text.valid(self._buf, size)
+            if not ok:
                 await self._fail(1007)  # RFC 6455 8.1: fail the connection
                 raise WsError("invalid UTF-8 in text message", 1007)
             return buf[:size]
@@ -285,21 +291,61 @@ class WebSocket:
             self.close_code = code
             try:
                 await asyncio.wait_for_ms(self._send(_OP_CLOSE, code.to_bytes(2, "big")), 500)
+                # Read what is still coming (briefly): closing a socket with unread
+                # data makes the kernel send a reset, and the peer would lose our
+                # close frame and its reason.
+                await asyncio.wait_for_ms(self._discard(), 500)
             except Exception:
                 pass
         self._abort()
+
+    async def _discard(self):
+        r = self._fr.r
+        buf = memoryview(self._buf)[:256]
+        while await r.readinto(buf):
+            pass
 
     def _abort(self):
         self.closed = True
         from ocpp import tcp
         tcp.close(self._w)
 
-    def rebind(self):
-        """After the event loop that ran this socket's tasks is gone (Ctrl-C): new
-        primitives, so that closing here wakes none of the old, half-dead tasks."""
-        self._wlock = asyncio.Lock()
-        self._peer_closed = asyncio.Event()
-        self.reading = False  # the old receive task will never run again
+    def close_now(self, code=1000, wait_ms=1000):
+        """Close without an event loop (after Ctrl-C, when no task of the old loop can
+        be trusted): our close frame out, then read until the peer closes, at most
+        wait_ms. Not in the middle of a frame: that one could never be finished."""
+        import os
+        import select
+        import time
+        s = getattr(self._w, "s", None)
+        if s is None or self.closed or self._wlock.locked():
+            self._abort()
+            return
+        self.closed = True
+        self.close_code = code
+        p = select.poll()
+        p.register(s, select.POLLIN | select.POLLOUT)
+        out = frame(_OP_CLOSE, code.to_bytes(2, "big"), os.urandom(4))
+        end = time.ticks_add(time.ticks_ms(), wait_ms)
+        try:
+            while time.ticks_diff(end, time.ticks_ms()) > 0:
+                left = time.ticks_diff(end, time.ticks_ms())
+                ev = p.poll(left)
+                if not ev:
+                    break
+                if out and ev[0][1] & select.POLLOUT:
+                    n = s.write(out)
+                    out = out[n or 0:]
+                    if not out:
+                        p.modify(s, select.POLLIN)
+                elif ev[0][1] & select.POLLIN:
+                    if not s.read(256) and not out:  # EOF: the peer has closed
+                        break
+                elif ev[0][1] & (select.POLLHUP | select.POLLERR):
+                    break
+        except OSError:
+            pass
+        self._abort()
 
     async def close(self, code=1000, wait_ms=1000):
         """Close handshake: send our close frame, wait briefly for the peer's."""
@@ -312,7 +358,10 @@ class WebSocket:
             await asyncio.wait_for_ms(self._send(_OP_CLOSE, code.to_bytes(2, "big")), wait_ms)
             # Wait for the peer's close frame, bounded by wait_ms. A socket has one
             # reader at a time: if recv() is running, it sees the frame for us.
-            if self.reading:
+            # It may already be in (the reader answers at once).
+            if self._peer_closed.is_set():
+                pass
+            elif self.reading:
                 await asyncio.wait_for_ms(self._peer_closed.wait(), wait_ms)
             else:
                 await asyncio.wait_for_ms(self._drain_to_close(), wait_ms)

@@ -25,7 +25,14 @@ async def _send(agent, req_id, sel, via):
     seq = 0
     try:
         for i in range(0, len(sel), _PER_PART):
-            part = [reg.descriptor(t) for t in sel[i:i + _PER_PART]]
+            part = []
+            for t in sel[i:i + _PER_PART]:
+                try:
+                    part.append(reg.descriptor(t))
+                except Exception as e:  # one broken module never costs the rest
+                    log.warn("diag: catalog: %s left out: %s: %s", t, type(e).__name__, e)
+            if not part:
+                continue
             await binding.notify(agent, "NotifyDiagnosticsCatalog", {
                 "requestId": req_id, "generatedAt": clock.iso(), "seqNo": seq,
                 "tbc": i + _PER_PART < len(sel), "test": part}, via)
