@@ -1,11 +1,16 @@
 """The station's self tests against real peers: clock (offset and drift against the
 CSMS time), security (well-known insecure settings), compliance (rules over the live
 device model) and performance (a full device-model report sent for real)."""
+import os
 import time
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
+from certs import make_ca, make_server_cert, server_ssl_context
 from conftest import wait_booted
 from diag_helpers import meas, results, start
+from harness import ThreadedCsms
 
 
 def _iso(dt):
@@ -94,3 +99,95 @@ def test_clock_inconclusive_before_the_station_heard_the_csms_time(csms, make_ag
     assert r["verdict"] == "Inconclusive" and r["statusInfo"]["reasonCode"] == "NeverSynced", r
     assert "never received the CSMS time" in r["evidence"]
     assert "offset" not in meas(r)
+
+
+# --- security ------------------------------------------------------------------
+
+STRONG = "k7#Qw9!zR2pL$x5M-vN8"  # 20 characters, no station id, many distinct ones
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory):
+    d = str(tmp_path_factory.mktemp("pki"))
+    ca = make_ca(d, "Test CSMS CA")
+    soon = make_ca(os.path.join(d, "soon"), "CA expiring in 5 days", days=5)
+    return {"ca": ca, "good": make_server_cert(d, ca, name="good"),
+            "soon": soon, "soon_srv": make_server_cert(os.path.join(d, "soon"), soon, name="srv")}
+
+
+def _tls_agent(make_agent, ca, srv, **over):
+    c = ThreadedCsms(ssl=server_ssl_context(srv.cert, srv.key), passwords={"CS001": STRONG}).start()
+    a = make_agent(c, csmsUrl="wss://localhost:%d" % c.port, caFile=ca.der, basicAuthPassword=STRONG, **over)
+    wait_booted(c, a)
+    return c, a
+
+
+def test_security_names_each_insecure_setting(csms, make_agent):
+    # Production with plain ws://, a password holding the station id, noop offered, and
+    # the journal last uploaded over plain http.
+    a = make_agent(csms, production=True, basicAuthPassword="cs001-password-2026")
+    wait_booted(csms, a)
+    # (The upload itself fails: lib/diag/upload.py does not take user info in a URL.
+    # What counts here is where the station was told to send its journal.)
+    port = 9  # nothing listens there: the upload fails at once
+    res = csms.call(a.station, "GetLog", {"logType": "DiagnosticsLog", "requestId": 3, "retries": 0,
+                                          "log": {"remoteLocation": "http://user:pw@127.0.0.1:%d/up/x" % port}})
+    assert res["status"] == "Accepted"
+    csms.wait_for("LogStatusNotification", station=a.station,
+                  predicate=lambda r: r["payload"]["status"] == "UploadFailure")
+    start(csms, a.station, 1, ("security",))
+    (r,) = results(csms, a.station, 1)
+    assert r["verdict"] == "Failed" and r["statusInfo"]["reasonCode"] == "InsecureSettings", r
+    m = meas(r)
+    assert {k: m[k]["value"] for k in ("transport", "basicAuth", "caCertificate", "logUpload",
+                                       "fabricatingTests")} == {
+        "transport": 3, "basicAuth": 3, "caCertificate": 0, "logUpload": 2, "fabricatingTests": 3}
+    assert m["transport"]["limit"] == "< 3 (high)" and m["transport"]["withinLimit"] is False
+    assert m["logUpload"]["withinLimit"] is True  # medium: named, but below minSeverity high
+    ev = r["evidence"]
+    assert "high: plain ws:// (no TLS, security profile 1) in production" in ev
+    assert "high: basic-auth password contains the station id" in ev
+    assert "high: test noop offered in production" in ev
+    assert "medium: last GetLog upload went to http://127.0.0.1:%d over plain http" % port in ev
+    # Findings, not secrets: neither the password nor the upload's user info.
+    assert "cs001-password" not in ev and "user:pw" not in ev
+    info = r["statusInfo"]["additionalInfo"]
+    assert "plain ws://" in info and "noop" in info and "medium" not in info
+    # With minSeverity medium the same station fails on the medium finding too.
+    start(csms, a.station, 2, ("security", {"minSeverity": "medium"}))
+    r = results(csms, a.station, 2)[1]
+    assert "medium: last GetLog upload" in r["statusInfo"]["additionalInfo"]
+
+
+def test_security_passes_with_tls_good_ca_and_strong_password(pki, make_agent):
+    c, a = _tls_agent(make_agent, pki["ca"], pki["good"], production=True, diagTests=["clock", "security"])
+    try:
+        start(c, a.station, 1, ("security", {"minSeverity": "low"}))
+        (r,) = results(c, a.station, 1)
+        assert r["verdict"] == "Passed" and r["evidence"] == "no finding", r
+        m = meas(r)
+        assert all(m[k]["value"] == 0 and m[k]["withinLimit"] for k in
+                   ("transport", "basicAuth", "caCertificate", "logUpload", "fabricatingTests"))
+        assert m["caValidDays"]["unit"] == "d" and 363 <= m["caValidDays"]["value"] <= 365
+        assert c.violations == []
+    finally:
+        c.stop()
+
+
+def test_security_names_a_ca_expiring_soon(pki, make_agent):
+    c, a = _tls_agent(make_agent, pki["soon"], pki["soon_srv"])
+    try:
+        start(c, a.station, 1, ("security",))
+        start(c, a.station, 2, ("security", {"minSeverity": "medium", "caWarnDays": 10}))
+        r1, r2 = results(c, a.station, 2)
+        for r in (r1, r2):
+            m = meas(r)
+            assert m["caCertificate"]["value"] == 2 and m["caValidDays"]["value"] == 4, r
+            assert "medium: CSMS CA certificate expires in 4 days" in r["evidence"]
+        # The default (high) passes with the finding named; medium fails on it.
+        assert r1["verdict"] == "Passed" and m["caValidDays"]["withinLimit"] is False
+        assert meas(r1)["caValidDays"]["limit"] == ">= 30"
+        assert r2["verdict"] == "Failed" and "expires in 4 days" in r2["statusInfo"]["additionalInfo"]
+        assert c.violations == []
+    finally:
+        c.stop()
