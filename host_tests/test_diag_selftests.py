@@ -1,6 +1,7 @@
 """The station's self tests against real peers: clock (offset and drift against the
 CSMS time), security (well-known insecure settings), compliance (rules over the live
 device model) and performance (a full device-model report sent for real)."""
+import asyncio
 import os
 import time
 from datetime import datetime, timedelta, timezone
@@ -8,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from certs import make_ca, make_server_cert, server_ssl_context
-from conftest import gv, sv, wait_booted
+from conftest import collect, gv, sv, wait_booted
 from diag_helpers import meas, results, start
 from harness import ThreadedCsms
 
@@ -305,3 +306,73 @@ def test_compliance_without_rules_is_inconclusive(csms, agent):
     (r,) = results(csms, agent.station, 1)
     assert r["verdict"] == "Inconclusive" and r["statusInfo"]["reasonCode"] == "NoRules", r
     assert "complianceRules" in r["statusInfo"]["additionalInfo"]
+
+
+# --- performance -----------------------------------------------------------------
+
+def _own_report(csms, station):
+    """The NotifyReport parts of the test's own report (negative requestId)."""
+    first = csms.wait_for("NotifyReport", station=station, predicate=lambda r: r["payload"]["requestId"] < 0)
+    return collect(csms, station, "NotifyReport", first["payload"]["requestId"])
+
+
+def test_performance_reports_the_whole_device_model_for_real(csms, agent):
+    start(csms, agent.station, 1, ("performance",))
+    (r,) = results(csms, agent.station, 1)
+    assert r["verdict"] == "Passed", r
+    m = meas(r)
+    parts = _own_report(csms, agent.station)
+    items = [d for p in parts for d in p["reportData"]]
+    assert [p["seqNo"] for p in parts] == list(range(len(parts))) and not parts[-1]["tbc"]
+    assert m["reportParts"]["value"] == len(parts) and m["reportItems"]["value"] == len(items)
+    # The entire device model: as many variables as a FullInventory GetBaseReport gives.
+    assert csms.call(agent.station, "GetBaseReport", {"requestId": 7, "reportBase": "FullInventory"})["status"] == "Accepted"
+    full = [d for p in collect(csms, agent.station, "NotifyReport", 7) for d in p["reportData"]]
+    assert len(full) == len(items) > 50
+    assert {(d["component"]["name"], d["variable"]["name"]) for d in full} == \
+        {(d["component"]["name"], d["variable"]["name"]) for d in items}
+    assert m["reportTime"]["unit"] == "ms" and 0 < m["reportTime"]["value"] <= 10000
+    assert m["reportTime"]["limit"] == "<= 10000" and m["reportTime"]["withinLimit"] is True
+    assert m["heapUsed"]["unit"] == "B" and 0 < m["heapUsed"]["value"] <= 65536
+    assert m["heapAllocated"]["value"] >= m["heapUsed"]["value"] // 2
+    assert 0 <= m["roundTrip"]["value"] < 2000 and m["roundTrip"]["unit"] == "ms"
+    assert "report %d: %d variables in %d parts" % (parts[0]["requestId"], len(items), len(parts)) in r["evidence"]
+
+
+def test_performance_fails_over_tiny_limits(csms, agent):
+    start(csms, agent.station, 1, ("performance", {"maxReportMs": 1, "maxHeapBytes": 1}))
+    (r,) = results(csms, agent.station, 1)
+    assert r["verdict"] == "Failed" and r["statusInfo"]["reasonCode"] == "OverLimit", r
+    m = meas(r)
+    assert m["reportTime"]["withinLimit"] is False and m["heapUsed"]["withinLimit"] is False
+    assert m["roundTrip"]["withinLimit"] is True
+    info = r["statusInfo"]["additionalInfo"]
+    assert "full report %d ms (limit 1 ms)" % m["reportTime"]["value"] in info
+    assert "heap used %d B (limit 1 B)" % m["heapUsed"]["value"] in info
+
+
+def test_performance_report_leaves_ocpp_answering(csms, make_agent):
+    # A CSMS that takes 50 ms to acknowledge each part: the report lasts a second or
+    # more, and GetVariables must be answered in the meantime.
+    async def slow(station, payload):
+        await asyncio.sleep(0.05)
+        return {}
+
+    csms.add_handler("NotifyReport", slow)
+    a = make_agent(csms)
+    wait_booted(csms, a)
+    start(csms, a.station, 1, ("performance",))
+    first = csms.wait_for("NotifyReport", station=a.station, predicate=lambda r: r["payload"]["requestId"] < 0)
+    worst = 0
+    for _ in range(10):
+        t0 = time.perf_counter()
+        assert gv(csms, a.station, ("ChargingStation", "Model"))[0]["attributeValue"] == "ADX-1"
+        worst = max(worst, time.perf_counter() - t0)
+    answered = len(csms.messages())
+    parts = collect(csms, a.station, "NotifyReport", first["payload"]["requestId"])
+    last = csms.wait_for("NotifyReport", station=a.station, predicate=lambda r: r["payload"] is parts[-1])
+    assert answered < last["index"], "GetVariables answered only after the report"
+    assert worst < 1.0
+    (r,) = results(csms, a.station, 1)
+    m = meas(r)
+    assert r["verdict"] == "Passed" and m["reportTime"]["value"] >= 50 * len(parts), r
