@@ -1,5 +1,20 @@
 """Helpers for the diagnostics host tests."""
-from conftest import result_checksum
+import os
+import re
+
+from conftest import ROOT, result_checksum
+
+
+def offered():
+    """testId -> TYPE of every module in lib/diag/tests/ (what the registry lists), read
+    from the sources so that tests follow the set of modules instead of hard-coding it."""
+    d = os.path.join(ROOT, "lib", "diag", "tests")
+    out = {}
+    for n in sorted(os.listdir(d)):
+        if n.endswith(".py") and not n.startswith("_"):
+            with open(os.path.join(d, n), encoding="utf-8") as f:
+                out[n[:-3]] = re.search(r'^TYPE = "(\w+)"', f.read(), re.M).group(1)
+    return out
 
 
 def start(csms, station, req_id, *tests, **kw):

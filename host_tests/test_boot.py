@@ -113,6 +113,8 @@ def test_config_errors_give_one_line_and_exit_2(tmp_path):
         (good % ', "evses": [0]', "'evses'"),
         (good.replace("ws://", "wss://") % "", "'caFile'"),
         (good % ', "extensions": ["nope"]', "'extensions'"),
+        (good % ', "production": "yes"', "'production'"),
+        (good % ', "complianceRules": 5', "'complianceRules'"),
     ]
     for i, (text, expect) in enumerate(cases):
         r = _run_with(tmp_path, text, "c%d.json" % i)

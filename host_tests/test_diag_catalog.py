@@ -1,6 +1,7 @@
 """Diagnostics catalog: discovery through the native message (in parts) and
 through the device model (GetBaseReport / GetVariables)."""
 from conftest import collect
+from diag_helpers import offered
 
 
 def test_catalog_in_parts(csms, agent):
@@ -9,6 +10,8 @@ def test_catalog_in_parts(csms, agent):
     parts = collect(csms, agent.station, "NotifyDiagnosticsCatalog", 5)
     assert [p["seqNo"] for p in parts] == list(range(len(parts)))
     tests = {t["testId"]: t for p in parts for t in p["test"]}
+    # Every module in lib/diag/tests/ and nothing else, each with its type.
+    assert {t: d["testType"] for t, d in tests.items()} == offered()
     assert set(tests) >= {"memory", "flash", "health", "noop"}
     mem = tests["memory"]
     assert mem["testType"] == "SelfTest"
@@ -28,10 +31,15 @@ def test_catalog_filters(csms, agent):
     res = csms.call(agent.station, "GetDiagnosticsCatalog", {"requestId": 6, "testType": ["HealthCheck"]})
     assert res["status"] == "Accepted"
     parts = collect(csms, agent.station, "NotifyDiagnosticsCatalog", 6)
-    assert [t["testId"] for p in parts for t in p["test"]] == ["health"]
+    assert [t["testId"] for p in parts for t in p["test"]] == \
+        sorted(t for t, ty in offered().items() if ty == "HealthCheck") == ["health"]
     res = csms.call(agent.station, "GetDiagnosticsCatalog", {"requestId": 7, "testId": ["nope"]})
     assert res["status"] == "EmptyResultSet"
-    res = csms.call(agent.station, "GetDiagnosticsCatalog", {"requestId": 8, "testType": ["SecurityTest"]})
+    # A type no module has (derived, so that adding a test does not break this).
+    types = ("SelfTest", "IntegrationTest", "HealthCheck", "SecurityTest", "ComplianceTest", "PerformanceTest")
+    absent = [ty for ty in types if ty not in offered().values()]
+    assert absent, "every test type is offered: nothing left to filter on"
+    res = csms.call(agent.station, "GetDiagnosticsCatalog", {"requestId": 8, "testType": absent[:1]})
     assert res["status"] == "EmptyResultSet"
 
 

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from conftest import gv, result_checksum, sv, wait_booted
-from diag_helpers import results, start
+from diag_helpers import offered, results, start
 from upload_server import UploadServer
 
 
@@ -111,8 +111,12 @@ def test_custom_trigger_with_parameters(csms, agent):
     res = csms.call(agent.station, "TriggerMessage", {"requestedMessage": "CustomTrigger",
                                                       "customTrigger": "SelfTest"})
     assert res["status"] == "Accepted"
-    rs = results(csms, agent.station, 3, after=n)
+    # Every SelfTest module runs once: the set comes from lib/diag/tests/.
+    selftests = sorted(t for t, ty in offered().items() if ty == "SelfTest")
+    assert {"memory", "flash", "noop"} <= set(selftests)
+    rs = results(csms, agent.station, len(selftests), after=n)
     got = {r["testId"]: r for r in rs}
+    assert sorted(got) == selftests and all(r["trigger"] == "CustomTrigger" for r in rs)
     assert got["memory"]["verdict"] == "Passed" and got["flash"]["verdict"] == "Passed"
     # noop cannot run with defaults (durationMs is required): journaled as Skipped.
     assert got["noop"]["verdict"] == "Skipped"

@@ -1,14 +1,29 @@
 # Station wall clock. A controller has no battery-backed RTC worth trusting, so the
 # time the CSMS gives (BootNotification / Heartbeat `currentTime`) sets an offset
-# over the local clock; the offset is what a clock-drift test will look at.
+# over the local clock; the offset and the last adoption are what the clock test
+# (diag/tests/clock.py) looks at. Kept in ms: a drift of 50 ppm is 15 ms per
+# 5-minute heartbeat, invisible at whole seconds.
 import time
 
-_offset = 0  # seconds to add to time.time()
+_ns = getattr(time, "time_ns", None)  # sub-second local time where the port has it
+_offset = 0  # ms to add to the local clock
 synced = False
+# The last adoption: (local clock, correction applied, time since the adoption
+# before it or None), all in ms. Three ints: enough to measure drift, no history.
+adopted = None
+
+
+def local_ms():
+    """The local clock, uncorrected, in ms since the epoch."""
+    return _ns() // 1000000 if _ns else int(time.time()) * 1000
+
+
+def now_ms():
+    return local_ms() + _offset
 
 
 def now():
-    return time.time() + _offset
+    return now_ms() // 1000
 
 
 def iso(t=None):
@@ -33,14 +48,27 @@ def parse(s):
     return t
 
 
+def parse_ms(s):
+    """parse() in ms, keeping up to 3 digits of the fraction."""
+    f = ""
+    if s[19:20] == ".":
+        for c in s[20:23]:
+            if c not in "0123456789":
+                break
+            f += c
+    return parse(s) * 1000 + (int((f + "00")[:3]) if f else 0)
+
+
 def set_iso(s):
     """Adopt the CSMS time; returns the correction applied, in seconds."""
-    global _offset, synced
+    global _offset, synced, adopted
     try:
-        t = parse(s)
+        t = parse_ms(s)
     except (ValueError, IndexError):
         return None
-    delta = t - now()
+    local = local_ms()
+    delta = t - (local + _offset)
     _offset += delta
+    adopted = (local, delta, local - adopted[0] if adopted else None)
     synced = True
-    return delta
+    return delta / 1000

@@ -14,6 +14,7 @@ _DEFAULTS = (
     ("reportItemsPerPart", 8),
     ("logLevel", "info"),
     ("extensions", ["diag"]),
+    ("production", False),
 )
 
 
@@ -89,6 +90,11 @@ def check(cfg):
     ext = _need(cfg, "extensions", (list,), "a list of package names, e.g. [\"diag\"]")
     if any(e not in ("diag",) for e in ext):
         raise ConfigError("'extensions' may hold only \"diag\"")
+    if type(cfg["production"]) is not bool:
+        raise ConfigError("'production' must be true or false")
+    rules = cfg.get("complianceRules")
+    if rules is not None and (type(rules) is not str or len(rules) > 1000):
+        raise ConfigError("'complianceRules' must be a string of at most 1000 characters")
     if cfg["logLevel"] not in ("debug", "info", "warn"):
         raise ConfigError("'logLevel' must be debug, info or warn")
     return cfg

@@ -95,6 +95,8 @@ async def scenario_full(csms, station, rtts):
         t = {"testId": tid}
         if tid == "noop":
             t["parameter"] = [{"name": "durationMs", "value": 100}]
+        elif tid == "compliance":  # without rules it is Inconclusive
+            t["parameter"] = [{"name": "rules", "value": "OCPPCommCtrlr.HeartbeatInterval <= 86400"}]
         res = await csms.call(station, "StartDiagnostics", {"requestId": 10 + i, "test": [t]})
         assert res["status"] == "Accepted", (tid, res)
         r = (await calls.next("NotifyDiagnosticsResult",

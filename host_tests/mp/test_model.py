@@ -103,4 +103,19 @@ def test_clock_parse_and_format():
     assert clock.set_iso("garbage") is None
 
 
+def test_clock_keeps_ms_and_the_last_adoption():
+    t = clock.parse("2026-11-25T10:20:30Z") * 1000
+    assert clock.parse_ms("2026-11-25T10:20:30.5Z") == t + 500
+    assert clock.parse_ms("2026-11-25T10:20:30.123456+00:00") == t + 123
+    assert clock.parse_ms("2026-11-25T10:20:30Z") == t
+    clock.set_iso("2026-11-25T10:20:30.250Z")
+    first = clock.adopted
+    assert first[2] is None and abs(clock.now_ms() - (t + 250)) < 50
+    assert clock.iso() == "2026-11-25T10:20:30Z"
+    # A second adoption 2 s ahead of the station's clock: a +2000 ms correction.
+    clock.set_iso(clock.iso(clock.now() + 2)[:19] + ".%03dZ" % (clock.now_ms() % 1000))
+    local, corr, since = clock.adopted
+    assert 1900 < corr < 2100 and since == local - first[0] and 0 <= since < 1000, clock.adopted
+
+
 run(globals())

@@ -18,7 +18,9 @@ class Diagnostics:
         self.registry = Registry(agent.store, cfg.get("diagTests"))
         self.journal = Journal(agent.store.dir)
         self._runner = None
-        self.upload = [None, None]  # GetLog: the upload task under way, its requestId
+        # GetLog: the upload task under way, its requestId, and scheme://host of the
+        # last location (the security test flags plain http; no path, no credentials).
+        self.upload = [None, None, None]
         st = agent.store
         self.last = st.get("diag/last") or {}  # testId -> [verdict, endTime, resultId, health]
         self.event_seq = st.get("diag/eventSeq", 0)

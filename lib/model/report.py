@@ -59,10 +59,11 @@ def accept(agent, request_id, select):
 
 async def send(agent, request_id, select):
     """Stream every selected variable as NotifyReport parts. Reports requested
-    while one is running wait for it (agent.reporting counts them)."""
+    while one is running wait for it (agent.reporting counts them).
+    -> the number of parts sent, or None when the report was aborted."""
     async with agent.report_lock:
         try:
-            await _send(agent, request_id, select)
+            return await _send(agent, request_id, select)
         finally:
             agent.reporting -= 1
 
@@ -87,6 +88,7 @@ async def _send(agent, request_id, select):
             await _part(agent, request_id, seq, batch, False)
             seq += 1
         log.info("report %d: %d parts sent", request_id, seq)
+        return seq
     except Exception as e:
         log.exc(e, "report %d aborted after %d parts" % (request_id, seq))
 

@@ -30,6 +30,8 @@ def handle(agent, p):
     loc = p["log"]["remoteLocation"]
     if not (loc.startswith("http://") or loc.startswith("https://")):
         return rejected("UnsupportedProtocol", "FileTransferProtocols: HTTP,HTTPS")
+    # For the security test: scheme://host[:port] only, no path, no user info.
+    agent.diag.upload[2] = loc[:loc.index(":")] + "://" + loc.split("/", 3)[2].split("@")[-1][:64]
     import clock
     name = "diagnostics-%s-%s.ndjson" % (agent.cfg["stationId"], clock.iso().replace(":", ""))
     status = "Accepted"
