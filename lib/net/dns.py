@@ -40,6 +40,16 @@ class Answer:
         return RCODES[self.rcode] if self.rcode < len(RCODES) else "RCODE%d" % self.rcode
 
 
+def printable(name):
+    """`name` with anything outside printable ASCII as \\uXXXX: safe in any
+    report, whatever the transport does with non-ASCII text."""
+    out = ""
+    for ch in name:
+        o = ord(ch)
+        out += ch if 32 <= o < 127 else "\\u%04x" % o
+    return out
+
+
 def encode_name(name):
     """Host name -> wire labels. Non-ASCII is refused: IDNA (punycode) is not
     done here, so the name the operator typed would not be the one asked for."""
@@ -49,15 +59,14 @@ def encode_name(name):
         raise DnsError("name", "not a text name")
     for c in raw:
         if c > 127:
-            raise DnsError("name", "%s: not ASCII (write internationalised names in punycode, xn--...)"
-                           % name)
+            raise DnsError("name", "not ASCII (write internationalised names in punycode, xn--...)")
     raw = raw.rstrip(b".")
     if not raw or len(raw) > 253:
-        raise DnsError("name", "%s: empty or longer than 253 characters" % name)
+        raise DnsError("name", "empty or longer than 253 characters")
     out = bytearray()
     for label in raw.split(b"."):
         if not 0 < len(label) < 64:
-            raise DnsError("name", "%s: a label is empty or longer than 63 characters" % name)
+            raise DnsError("name", "a label is empty or longer than 63 characters")
         out.append(len(label))
         out += label
     out.append(0)

@@ -127,7 +127,7 @@ async def query(ip, port, timeout_ms=1000, tries=3):
                     msg = s.recv(128)
                 except OSError as e:
                     if e.errno == 111:
-                        raise SntpError("refused", "%s:%d: port closed (ICMP port unreachable)" % (ip, port))
+                        raise SntpError("refused", "port closed (ICMP port unreachable)")
                     continue
                 t4 = t1 + time.ticks_diff(time.ticks_us(), c0)
                 r = parse(msg, sent, t1, t4)
@@ -136,4 +136,4 @@ async def query(ip, port, timeout_ms=1000, tries=3):
                     return r
         finally:
             s.close()
-    raise SntpError("timeout", "%s:%d: no reply after %d tries of %d ms" % (ip, port, tries, timeout_ms))
+    raise SntpError("timeout", "no reply after %d tries of %d ms" % (tries, timeout_ms))

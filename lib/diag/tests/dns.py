@@ -58,8 +58,10 @@ async def run(ctx):
                     break  # NXDOMAIN for A is NXDOMAIN for AAAA too
         except dns.DnsError as e:
             code = {"name": "BadName", "timeout": "NoAnswer", "refused": "ResolverDown"}.get(e.kind, "DnsError")
-            ctx.evidence("%s: %s" % (name, e))
-            bad.append((code, "%s: %s" % (name, e)))
+            # The name as given may be what is wrong with it: reported escaped.
+            text = "%s: %s" % (dns.printable(name), e)
+            ctx.evidence(text)
+            bad.append((code, text))
             continue
         ms = time.ticks_diff(time.ticks_ms(), t0)
         rname = dns.RCODES[rcode] if rcode < len(dns.RCODES) else str(rcode)
@@ -90,8 +92,9 @@ def _blocking(ctx, name, bad):
         t0 = time.ticks_ms()
         n = len(socket.getaddrinfo(name, 0))
     except (dns.DnsError, OSError) as e:
-        ctx.evidence("%s: %s (getaddrinfo)" % (name, e))
-        bad.append(("NotFound", "%s: %s" % (name, e)))
+        text = "%s: %s" % (dns.printable(name), e)
+        ctx.evidence(text + " (getaddrinfo)")
+        bad.append(("BadName" if isinstance(e, dns.DnsError) else "NotFound", text))
         return
     ms = time.ticks_diff(time.ticks_ms(), t0)
     ctx.measure(targets_key("resolveTime", name), ms, "ms", "<= %d" % ctx.p["maxResolveMs"],

@@ -32,6 +32,10 @@ OUTCOME = ("Passed: every server answered and every value is within its limit; t
            "is compared, never set")
 
 
+def _ms(us):
+    return (us + 500) // 1000
+
+
 def servers(ctx):
     from diag import targets
     out = targets.get(ctx, "servers", "NtpServers")
@@ -67,16 +71,18 @@ async def run(ctx):
             ctx.evidence("%s: cannot resolve (%s)" % (name, e))
             bad.append((name, "Unresolved", str(e)))
             continue
-        off = r.offset_us / 1000
-        dl = r.delay_us / 1000
+        # Whole milliseconds: a fraction would not survive the result checksum alike
+        # on both ends (MicroPython prints 0.812 as 0.8120000000000001).
+        off = _ms(r.offset_us)
+        dl = _ms(r.delay_us)
         checks = (
             ("offset", off, "ms", "|x| <= %d" % p["maxOffsetMs"], abs(off) <= p["maxOffsetMs"]),
             ("delay", dl, "ms", "<= %d" % p["maxDelayMs"], dl <= p["maxDelayMs"]),
             ("stratum", r.stratum, None, "<= %d" % p["maxStratum"], r.stratum <= p["maxStratum"]),
             ("leap", r.leap, None, "!= 3", r.leap != 3),
-            ("rootDelay", r.root_delay_us / 1000, "ms", "<= %d" % p["maxRootDelayMs"],
+            ("rootDelay", _ms(r.root_delay_us), "ms", "<= %d" % p["maxRootDelayMs"],
              r.root_delay_us <= p["maxRootDelayMs"] * 1000),
-            ("rootDispersion", r.root_disp_us / 1000, "ms", "<= %d" % p["maxRootDispersionMs"],
+            ("rootDispersion", _ms(r.root_disp_us), "ms", "<= %d" % p["maxRootDispersionMs"],
              r.root_disp_us <= p["maxRootDispersionMs"] * 1000))
         over = []
         for m, v, unit, lim, ok in checks:
