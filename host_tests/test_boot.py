@@ -113,6 +113,9 @@ def test_config_errors_give_one_line_and_exit_2(tmp_path):
         (good % ', "evses": [0]', "'evses'"),
         (good.replace("ws://", "wss://") % "", "'caFile'"),
         (good % ', "extensions": ["nope"]', "'extensions'"),
+        (good % ', "diagTargets": {"ntpServers": "a,b"}', "'diagTargets.ntpServers' must be a list"),
+        (good % ', "diagTargets": {"ntp": []}', "'diagTargets' has no key 'ntp'"),
+        (good % ', "diagTargets": {"dnsResolver": 53}', "'diagTargets.dnsResolver' must be a string"),
     ]
     for i, (text, expect) in enumerate(cases):
         r = _run_with(tmp_path, text, "c%d.json" % i)

@@ -373,3 +373,12 @@ def test_catalog_states_what_is_verified(csms, agent):
         for m in t["expectedOutcome"].get("measurement", []):
             assert m["name"] and ("unit" in m or m["name"].startswith(("connected", "stratum", "leap",
                                                                          "answers", "rcode", "chain")))
+
+
+def test_dns_without_resolver_uses_getaddrinfo(csms, agent):
+    # No DnsResolver: the blocking system lookup; "localhost" comes from /etc/hosts,
+    # so the test never reaches the machine's real resolver.
+    r, _ = run_test(csms, agent.station, 1, "dns", {"names": "localhost"})
+    assert r["verdict"] == "Passed", r
+    assert "localhost: found by getaddrinfo" in r["evidence"] and "blocking" in r["evidence"]
+    assert meas(r)["answers@localhost"]["value"] >= 1

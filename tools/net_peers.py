@@ -355,3 +355,43 @@ class TlsFront(_Thread):
             except (OSError, ssl.SSLError) as e:
                 self.errors.append(str(e))
                 c.close()
+
+
+class HealthyPeers:
+    """One healthy peer for each integration test (chronyd with NTS-KE, dnsmasq,
+    a TCP listener) and the config's "diagTargets" that points the agent at them:
+    what the benchmark runs every test against.
+
+        with HealthyPeers(dir) as hp:
+            cfg["diagTargets"] = hp.targets
+    """
+
+    def __init__(self, dir):
+        import certs  # tools/certs.py
+        self.dir = dir
+        pki = os.path.join(dir, "pki")
+        self.ca = certs.make_ca(pki, name="Bench Root")
+        srv = certs.make_server_cert(pki, self.ca)
+        self.chrony = Chrony(os.path.join(dir, "chrony"), cert=srv.cert, key=srv.key)
+        self.dns = Dnsmasq(os.path.join(dir, "dns"), [("svc.test", ["127.0.0.1", "::1"])])
+        self.tcp = socket.socket()
+        self.tcp.bind(("127.0.0.1", 0))
+        self.tcp.listen(64)
+        self.targets = None
+
+    def __enter__(self):
+        self.chrony.start()
+        self.dns.start()
+        self.targets = {
+            "ntpServers": ["127.0.0.1:%d" % self.chrony.port],
+            "ntsServers": ["127.0.0.1:%d" % self.chrony.nts_port],
+            "ntsCaFiles": [self.ca.der],
+            "dnsResolver": "127.0.0.1:%d" % self.dns.port,
+            "dnsNames": ["svc.test"],
+            "tcpEndpoints": ["127.0.0.1:%d" % self.tcp.getsockname()[1]]}
+        return self
+
+    def __exit__(self, *exc):
+        self.chrony.stop()
+        self.dns.stop()
+        self.tcp.close()
