@@ -382,3 +382,27 @@ def test_dns_without_resolver_uses_getaddrinfo(csms, agent):
     assert r["verdict"] == "Passed", r
     assert "localhost: found by getaddrinfo" in r["evidence"] and "blocking" in r["evidence"]
     assert meas(r)["answers@localhost"]["value"] >= 1
+
+
+def test_cancel_closes_the_sockets(csms, agent, peers):
+    # Cancelled while waiting on a silent server: Aborted, and the UDP socket of
+    # the query is closed (the agent holds no more sockets than before).
+    silent = peers(SilentUdp())
+    def fds():  # the agent's sockets (the journal keeps its file open meanwhile)
+        d = "/proc/%d/fd" % agent.proc.pid
+        return sorted(x for x in (os.readlink(os.path.join(d, f)) for f in os.listdir(d))
+                      if x.startswith("socket:"))
+    before = fds()
+    res = start(csms, agent.station, 7, ("ntp", {"servers": "127.0.0.1:%d" % silent.port,
+                                                  "timeoutMs": 2000, "tries": 10}))
+    assert res["status"] == "Accepted"
+    deadline = time.monotonic() + 5
+    while "ntp" not in gv(csms, agent.station, ("DiagnosticsCtrlr", "RunningTests"))[0]["attributeValue"]:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    during = fds()
+    assert len(during) == len(before) + 1  # the query's socket
+    assert csms.call(agent.station, "CancelDiagnostics", {"requestId": 7})["status"] == "Accepted"
+    (r,) = results(csms, agent.station, 1)
+    assert r["verdict"] == "Aborted" and reason(r)[0] == "Cancelled"
+    assert fds() == before
