@@ -214,7 +214,7 @@ def test_nts_chrony_inconclusive_with_what_was_checked(csms, make_agent, peers, 
     r, _ = run_test(csms, a.station, 1, "nts")
     m = meas(r)
     assert r["verdict"] == "Inconclusive", r
-    assert reason(r)[0] == "NtsNotVerifiable" and "set_alpn_protocols" in reason(r)[1]
+    assert reason(r)[0] == "NtsNotVerifiable" and "missing here: set_alpn_protocols" in reason(r)[1]
     assert m["caDaysLeft@NTS Test Root"]["value"] in (364, 365) and m["caDaysLeft@NTS Test Root"]["withinLimit"]
     assert "keConnectTime@" + t in m
     ev = r["evidence"]
@@ -406,3 +406,37 @@ def test_cancel_closes_the_sockets(csms, agent, peers):
     (r,) = results(csms, agent.station, 1)
     assert r["verdict"] == "Aborted" and reason(r)[0] == "Cancelled"
     assert fds() == before
+
+
+def test_ntske_records_of_chrony_read_by_the_agent_parser(peers, tmp_path, pki):
+    # MicroPython's TLS cannot reach this far (no TLS 1.3, no ALPN): CPython runs
+    # the NTS-KE exchange with chronyd, and lib/net/ntske.py (the part nts.py uses
+    # where the TLS module offers ALPN) reads the real response inside MicroPython.
+    import socket
+    import ssl
+    import subprocess
+    from conftest import MICROPYTHON, ROOT
+    ch = peers(Chrony(str(tmp_path / "chrony"), cert=pki["srv"].cert, key=pki["srv"].key))
+    ctx = ssl.create_default_context(cafile=pki["ca"].cert)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+    ctx.set_alpn_protocols(["ntske/1"])
+    with socket.create_connection(("127.0.0.1", ch.nts_port), 5) as s:
+        with ctx.wrap_socket(s, server_hostname="localhost") as t:
+            t.sendall(b"\x80\x01\x00\x02\x00\x00\x80\x04\x00\x02\x00\x0f\x80\x00\x00\x00")
+            data = b""
+            while True:
+                chunk = t.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+    (tmp_path / "ke.bin").write_bytes(data)
+    script = ("from net import ntske\nr = ntske.parse(open(%r, 'rb').read())\n"
+              "print(r.protocols, r.aead, len(r.cookies), len(r.cookies[0]), r.server, r.port, r.problem())\n"
+              "try:\n    ntske.parse(open(%r, 'rb').read()[:-4])\nexcept ntske.KeError as e:\n    print(e)\n"
+              % (str(tmp_path / "ke.bin"), str(tmp_path / "ke.bin")))
+    out = subprocess.run([MICROPYTHON, "-c", script], capture_output=True, text=True, timeout=20,
+                         env=dict(os.environ, MICROPYPATH=os.path.join(ROOT, "lib"))).stdout.split("\n")
+    proto, aead, n, size, server, port, problem = out[0].split(" ", 6) if out[0].count(" ") == 6 else [out] * 7
+    assert (proto, aead, server, problem) == ("[0]", "[15]", "None", "None"), out
+    assert int(n) == 8 and int(size) > 0 and port in ("None", str(ch.port)), out
+    assert out[1] == "response ends before End of Message"
