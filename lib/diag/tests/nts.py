@@ -29,10 +29,11 @@ CONSTRAINTS = (None, False, (), 120, 0, True)
 MEASURES = (("caDaysLeft@ca", "d", ">= expiryDays"), ("keConnectTime@server", "ms", None),
             ("chainVerified@server", None, "= 1"))
 VERDICTS = ("Failed", "Inconclusive", "Error", "TimedOut")
-OUTCOME = ("Never Passed: checks the NTS-KE TCP port, the root CAs (validity, cA, keyCertSign, expiry) "
-           "and the server chain where a TLS 1.2 handshake gets that far. NOT verified with "
-           "MicroPython's TLS (no TLS 1.3 / ALPN): the NTS-KE exchange (next protocol, AEAD, cookies); nowhere: "
-           "an authenticated NTP request. Inconclusive, evidence names why")
+OUTCOME = ("Never Passed: checks the NTS-KE TCP port, the root CAs (validity, cA, keyCertSign, "
+           "expiry) and the server chain where a TLS 1.2 handshake gets that far. NOT verified with "
+           "MicroPython's TLS (no TLS 1.3 / ALPN): the NTS-KE exchange (next protocol, AEAD, "
+           "cookies); nowhere: an authenticated NTP request. Inconclusive, evidence names why")
+
 
 def _cas(ctx, bad):
     from diag import targets
