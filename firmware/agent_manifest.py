@@ -3,6 +3,7 @@
 package("ocpp", base_path="../lib")
 package("model", base_path="../lib")
 package("diag", base_path="../lib")
+package("net", base_path="../lib")
 module("agent.py", base_path="../lib")
 module("clock.py", base_path="../lib")
 module("config.py", base_path="../lib")

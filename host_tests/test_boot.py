@@ -115,6 +115,9 @@ def test_config_errors_give_one_line_and_exit_2(tmp_path):
         (good % ', "extensions": ["nope"]', "'extensions'"),
         (good % ', "production": "yes"', "'production'"),
         (good % ', "complianceRules": 5', "'complianceRules'"),
+        (good % ', "diagTargets": {"ntpServers": "a,b"}', "'diagTargets.ntpServers' must be a list"),
+        (good % ', "diagTargets": {"ntp": []}', "'diagTargets' has no key 'ntp'"),
+        (good % ', "diagTargets": {"dnsResolver": 53}', "'diagTargets.dnsResolver' must be a string"),
     ]
     for i, (text, expect) in enumerate(cases):
         r = _run_with(tmp_path, text, "c%d.json" % i)

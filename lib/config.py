@@ -95,6 +95,30 @@ def check(cfg):
     rules = cfg.get("complianceRules")
     if rules is not None and (type(rules) is not str or len(rules) > 1000):
         raise ConfigError("'complianceRules' must be a string of at most 1000 characters")
+    _targets(cfg.get("diagTargets"))
     if cfg["logLevel"] not in ("debug", "info", "warn"):
         raise ConfigError("'logLevel' must be debug, info or warn")
     return cfg
+
+
+_TARGET_LISTS = ("ntpServers", "ntsServers", "ntsCaFiles", "dnsNames", "tcpEndpoints")
+
+
+def _targets(t):
+    # What the integration tests check (diag/targets.py): lists of strings, and
+    # dnsResolver "ip[:port]". Commas separate entries in the device model.
+    if t is None:
+        return
+    if type(t) is not dict:
+        raise ConfigError("'diagTargets' must be an object")
+    for k in t:
+        v = t[k]
+        if k == "dnsResolver":
+            ok = type(v) is str
+        elif k in _TARGET_LISTS:
+            ok = type(v) is list and all(type(x) is str and x and "," not in x for x in v)
+        else:
+            raise ConfigError("'diagTargets' has no key '%s' (%s, dnsResolver)" % (k, ", ".join(_TARGET_LISTS)))
+        if not ok:
+            raise ConfigError("'diagTargets.%s' must be %s" % (
+                k, "a string" if k == "dnsResolver" else "a list of non-empty strings without commas"))

@@ -104,6 +104,32 @@ def _sign_with_dates(dir, ca, csr, cert, start, end):
              "-startdate", start, "-enddate", end)
 
 
+def make_ca_dated(dir, name, start, end, ca=True):
+    """Self-signed root with explicit validity (`openssl ca -selfsign`, since
+    OpenSSL 3.0's x509 has no -not_before/-not_after): start/end as
+    YYYYMMDDHHMMSSZ. ca=False makes a self-signed certificate that is not a CA
+    (basicConstraints cA false, no keyCertSign). -> Pki with der set."""
+    os.makedirs(dir, exist_ok=True)
+    key, csr, cert, der = (os.path.join(dir, n) for n in ("ca.key", "ca.csr", "ca.pem", "ca.der"))
+    _new_key(key)
+    ext = (["-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"]
+           if ca else ["-addext", "basicConstraints=critical,CA:FALSE", "-addext", "keyUsage=digitalSignature"])
+    _openssl("req", "-new", "-key", key, "-out", csr, "-subj", "/CN=" + name, *ext)
+    db = os.path.join(dir, "ca-db")
+    os.makedirs(db, exist_ok=True)
+    open(os.path.join(db, "index.txt"), "a").close()
+    with open(os.path.join(db, "serial"), "w") as f:
+        f.write("2000\n")
+    conf = os.path.join(db, "openssl.cnf")
+    with open(conf, "w") as f:
+        f.write(_CA_CONF.format(dir=db))
+    _openssl("ca", "-batch", "-notext", "-selfsign", "-config", conf, "-keyfile", key, "-in", csr,
+             "-out", cert, "-startdate", start, "-enddate", end)
+    _openssl("x509", "-in", cert, "-outform", "DER", "-out", der)
+    os.remove(csr)
+    return Pki(cert, key, der)
+
+
 def server_ssl_context(cert, key):
     """CPython server-side context for Csms(ssl=...).
 

@@ -4,7 +4,10 @@
 set -eu
 cd "$(dirname "$0")/.."
 
-DEBS="openssl socat"
+# chrony and dnsmasq-base: NTP/NTS-KE and DNS peers of the integration host tests
+# (started on loopback high ports by tools/net_peers.py). dnsmasq-base is the bare
+# binary: the `dnsmasq` package would also install a system DNS service.
+DEBS="openssl socat chrony dnsmasq-base"
 missing=""
 for p in $DEBS; do
     dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"

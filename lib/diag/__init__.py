@@ -14,12 +14,13 @@ _OPS = (
 
 def install(agent):
     from diag.diagnostics import Diagnostics
-    from diag import components
+    from diag import components, targets
     d = Diagnostics(agent)
     agent.diag = d
     for action, mod in _OPS:
         agent.rpc.on(action, mod)
     components.install(agent)
+    targets.install(agent)
     agent.triggers["CustomTrigger"] = _custom_trigger
     agent.triggers["LogStatusNotification"] = _log_status
     agent.on_online_hooks.append(d.on_online)
