@@ -99,3 +99,6 @@ class Rtu:
                 self.bad_frames += 1
             await self._resync()
             raise
+
+    async def close(self):
+        await self.port.close()

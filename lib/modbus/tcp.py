@@ -43,14 +43,25 @@ class Tcp:
             return pdu
 
     async def request(self, unit, pdu, want, timeout_ms):
-        if self.r is None:
-            await self.open(timeout_ms)
-        self.tid = (self.tid + 1) & 0xFFFF
-        adu = struct.pack(">HHHB", self.tid, 0, len(pdu) + 1, unit) + pdu
-        self.r.write(adu)
-        await self.r.drain()
-        self.tx += len(adu)
-        return await asyncio.wait_for_ms(self._answer(unit), timeout_ms)
+        """-> the answer's PDU. Raises asyncio.TimeoutError, frame.BadFrame, or OSError
+        saying "cannot connect" or "connection lost"."""
+        fresh = self.r is None
+        sent = False
+        try:
+            if fresh:
+                await self.open(timeout_ms)
+            self.tid = (self.tid + 1) & 0xFFFF
+            # MBAP header as umodbus.tcp builds it (its builder is a method of a blocking class)
+            adu = struct.pack(">HHHB", self.tid, 0, len(pdu) + 1, unit) + pdu
+            # A refused non-blocking connect shows only at the first write.
+            self.r.write(adu)
+            await self.r.drain()
+            self.tx += len(adu)
+            sent = True
+            return await asyncio.wait_for_ms(self._answer(unit), timeout_ms)
+        except (OSError, EOFError) as e:
+            raise OSError("%s %s:%s: %s" % ("cannot connect to" if fresh and not sent else
+                                            "connection lost to", self.host, self.port, e))
 
     async def close(self):
         # Stream.close() does nothing on MicroPython; wait_closed() closes the socket.

@@ -6,7 +6,9 @@
 #
 # Verdicts: Failed when the meter chain misbehaves (no answer, bad frames, a Modbus
 # exception, an implausible value, a TCP peer refusing); Error when the station cannot
-# even try (no port configured, the device cannot be opened, unsupported settings).
+# even try (the device cannot be opened, is not a serial line, bad parameter mix);
+# Skipped when no meter is wired at all (no port or host configured): a station
+# without a meter must not count as having a failed self test (health check).
 import asyncio
 import time
 
@@ -46,7 +48,7 @@ CONSTRAINTS = (None, False, ("meter",), 90, 0, False)
 MEASURES = (("responseTime", "ms", "<= timeoutMs"), ("retries", None, "<= retries"), ("crcErrors", None, None),
             ("badFrames", None, None), ("exceptionCode", None, None), ("txBytes", "B", None),
             ("rxBytes", "B", None), ("value", None, "minValue..maxValue"))
-VERDICTS = ("Passed", "Failed", "Error", "TimedOut", "Aborted")
+VERDICTS = ("Passed", "Failed", "Error", "Skipped", "TimedOut", "Aborted")
 OUTCOME = "Passed: the meter answered a well-formed frame and every value read is within minValue..maxValue"
 
 # decoding -> (registers per value, struct format)
@@ -137,7 +139,7 @@ async def run(ctx):
     from modbus import frame
     client = _client(ctx, s)
     if client is None:
-        return "Error"
+        return "Skipped" if ctx.reason[0] == "NotConfigured" else "Error"
     try:
         return await _exchange(ctx, client, frame, s, count)
     finally:
@@ -167,7 +169,7 @@ async def _exchange(ctx, client, frame, s, count):
                 ctx.fail("PortError", "meter port: %s" % e)
                 _counters(ctx, client, n - 1)
                 return "Error"
-            last_err = "cannot connect: %s" % e if client.r is None else "connection lost: %s" % e
+            last_err = str(e)
             await client.close()  # reconnect on the next try
             continue
         try:
@@ -233,6 +235,6 @@ def _judge(ctx, answer, count, who, rt):
         ctx.evidence(ev)
         ctx.fail("OutOfRange", ev)
         return "Failed"
-    ctx.evidence("%s answered in %d ms, %s in %s %s" % (
-        who, rt, ", ".join(_fmt(m["value"]) for m in ctx.meas if m["name"] == "value"), limit, unit))
+    ctx.evidence("%s answered in %d ms: %s %s within %s %s" % (
+        who, rt, ", ".join(_fmt(m["value"]) for m in ctx.meas if m["name"] == "value"), unit, limit, unit))
     return "Passed"
