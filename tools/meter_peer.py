@@ -76,6 +76,40 @@ async def serve(args):
     await asyncio.Event().wait()
 
 
+class RtuPeer:
+    """For the benchmark: a socat pty pair in `workdir` and this script serving the
+    meter end in a subprocess. start() -> the agent's end (its meter.device)."""
+
+    def __init__(self, workdir, *args):
+        self.workdir, self.args, self.procs = workdir, args, []
+
+    def start(self):
+        import os
+        import subprocess
+        a, b = os.path.join(self.workdir, "meterA"), os.path.join(self.workdir, "meterB")
+        self.procs.append(subprocess.Popen(
+            ["socat", "pty,raw,echo=0,link=" + a, "pty,raw,echo=0,link=" + b],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        deadline = time.monotonic() + 5
+        while not (os.path.exists(a) and os.path.exists(b)):
+            if time.monotonic() > deadline:
+                raise RuntimeError("socat did not make the pty pair")
+            time.sleep(0.02)
+        p = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--serial", b] + list(self.args),
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        self.procs.append(p)
+        if p.stdout.readline().strip() != "READY":
+            self.stop()
+            raise RuntimeError("meter peer did not start")
+        return a
+
+    def stop(self):
+        for p in reversed(self.procs):
+            p.terminate()
+            p.wait()
+        self.procs = []
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     where = ap.add_mutually_exclusive_group(required=True)

@@ -3,8 +3,19 @@
 # codes, lengths and the CRC-16 table. Its CRC helper itself is a method of its
 # blocking Serial class, whose module imports machine.UART (absent on the unix port)
 # and the 870-line umodbus.modbus; the three-line table loop below uses its table.
-from umodbus import const as C
-from umodbus import functions
+import sys
+
+if "umodbus.typing" not in sys.modules:
+    # umodbus.functions imports List/Optional/Union from umodbus.typing for its
+    # annotations only, which MicroPython never evaluates; the real module builds dozens
+    # of placeholder classes (9 KB of heap on the unix port). The names are enough.
+    class _Typing:
+        List = Optional = Union = Tuple = None
+
+    sys.modules["umodbus.typing"] = _Typing
+
+from umodbus import const as C  # noqa: E402
+from umodbus import functions  # noqa: E402
 
 HOLDING = C.READ_HOLDING_REGISTERS
 INPUT = C.READ_INPUT_REGISTER

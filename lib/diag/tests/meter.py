@@ -17,20 +17,25 @@ VERSION = "1.0"
 DESCRIPTION = ("Reads a value from the energy meter (Modbus RTU on RS485, or Modbus TCP) and "
                "checks the answer and its plausibility. Defaults fit an Eastron SDM-style meter: "
                "unit 1, 9600 8N1, input registers, float32 voltage at register 0")
-_DM = "default: the Meter component (config meter section)"
+# Literal strings only: frozen or in ROMFS they stay in flash (a "+" would build them in RAM).
 PARAMS = (
-    ("transport", "enum", None, None, None, ("rtu", "tcp"), None, False, "rtu or tcp; " + _DM + ", else rtu"),
-    ("unitId", "integer", None, 1, 247, None, None, False, "Modbus unit id; " + _DM + ", else 1"),
-    ("baud", "integer", "bd", 1200, 115200, None, None, False, "RTU baud rate; " + _DM + ", else 9600"),
-    ("parity", "enum", None, None, None, ("N", "E", "O"), None, False, "RTU parity; " + _DM + ", else N"),
-    ("stopBits", "integer", None, 1, 2, None, None, False, "RTU stop bits; " + _DM + ", else 1"),
+    ("transport", "enum", None, None, None, ("rtu", "tcp"), None, False,
+     "rtu or tcp; default: the Meter component (config meter section), else rtu"),
+    ("unitId", "integer", None, 1, 247, None, None, False,
+     "Modbus unit id; default: the Meter component (config meter section), else 1"),
+    ("baud", "integer", "bd", 1200, 115200, None, None, False,
+     "RTU baud rate; default: the Meter component (config meter section), else 9600"),
+    ("parity", "enum", None, None, None, ("N", "E", "O"), None, False,
+     "RTU parity; default: the Meter component (config meter section), else N"),
+    ("stopBits", "integer", None, 1, 2, None, None, False,
+     "RTU stop bits; default: the Meter component (config meter section), else 1"),
     ("function", "enum", None, None, None, ("input", "holding"), "input", False,
      "input registers (function 4, where SDM meters keep measurements) or holding registers (3)"),
     ("register", "integer", None, 0, 65535, None, 0, False, "first register, 0-based protocol address"),
     ("count", "integer", None, 1, 16, None, None, False,
      "registers read, a multiple of the decoding's size; default: one value"),
-    ("decoding", "enum", None, None, None, ("uint16", "int16", "uint32", "int32", "float32"), "float32", False,
-     "how registers become values"),
+    ("decoding", "enum", None, None, None, ("uint16", "int16", "uint32", "int32", "float32"), "float32",
+     False, "how registers become values"),
     ("wordOrder", "enum", None, None, None, ("big", "little"), "big", False,
      "32-bit values: big = high word first (SDM and most meters)"),
     ("scale", "decimal", None, None, None, None, 1, False, "value = decoded x scale"),
@@ -39,17 +44,20 @@ PARAMS = (
     ("unit", "string", None, None, None, None, "V", False, "unit of the value, at most 20 characters"),
     ("timeoutMs", "integer", "ms", 10, 5000, None, 500, False, "answer timeout per request"),
     ("retries", "integer", None, 0, 5, None, 2, False, "further tries after no answer or a bad frame"),
-    ("host", "string", None, None, None, None, None, False, "Modbus TCP host (IP address); " + _DM),
-    ("port", "integer", None, 1, 65535, None, None, False, "Modbus TCP port; " + _DM + ", else 502"),
+    ("host", "string", None, None, None, None, None, False,
+     "Modbus TCP host (IP address); default: the Meter component (config meter section)"),
+    ("port", "integer", None, 1, 65535, None, None, False,
+     "Modbus TCP port; default: the Meter component (config meter section), else 502"),
 )
 # The meter is one shared bus: two reads must never interleave. Worst case: 6 tries of
 # 5 s (+ 5 s TCP connect each).
 CONSTRAINTS = (None, False, ("meter",), 90, 0, False)
-MEASURES = (("responseTime", "ms", "<= timeoutMs"), ("retries", None, "<= retries"), ("crcErrors", None, None),
-            ("badFrames", None, None), ("exceptionCode", None, None), ("txBytes", "B", None),
-            ("rxBytes", "B", None), ("value", None, "minValue..maxValue"))
+MEASURES = (("responseTime", "ms", "<= timeoutMs"), ("retries", None, "<= retries"),
+            ("crcErrors", None, None), ("badFrames", None, None), ("exceptionCode", None, None),
+            ("txBytes", "B", None), ("rxBytes", "B", None), ("value", None, "minValue..maxValue"))
 VERDICTS = ("Passed", "Failed", "Error", "Skipped", "TimedOut", "Aborted")
-OUTCOME = "Passed: the meter answered a well-formed frame and every value read is within minValue..maxValue"
+OUTCOME = ("Passed: the meter answered a well-formed frame and every value read is within "
+           "minValue..maxValue")
 
 # decoding -> (registers per value, struct format)
 _CODECS = ("uint16", 1, "H", "int16", 1, "h", "uint32", 2, "I", "int32", 2, "i", "float32", 2, "f")
@@ -139,12 +147,28 @@ async def run(ctx):
     from modbus import frame
     client = _client(ctx, s)
     if client is None:
+        _drop()
         return "Skipped" if ctx.reason[0] == "NotConfigured" else "Error"
     try:
         return await _exchange(ctx, client, frame, s, count)
     finally:
         # Also on cancel and timeout: the port or socket must not leak.
         await client.close()
+        _drop()
+
+
+def _drop():
+    # The registry drops this module after the run; the Modbus code it imported goes
+    # too, so a meter read now and then costs no RAM in between (lazy.py). umodbus goes
+    # as a whole (its package with it); modbus.* must also leave their package's
+    # attributes, which lazy.drop does.
+    import sys
+    import lazy
+    for name in [n for n in sys.modules if n.startswith("modbus.") or n.startswith("umodbus")]:
+        if name[0] == "u":
+            sys.modules.pop(name)
+        else:
+            lazy.drop(name)
 
 
 async def _exchange(ctx, client, frame, s, count):
