@@ -274,3 +274,27 @@ def test_catalog_describes_the_meter_test(csms, make_agent, pty_pair):
     # Parameters the descriptor refuses never start a run.
     res = start(csms, a.station, 22, ("meter", {"parity": "M"}))
     assert res["status"] == "Rejected" and "parity" in res["statusInfo"]["additionalInfo"]
+
+
+def test_meter_config_mistakes_stop_the_agent_with_one_line(tmp_path):
+    import json
+    import os
+    import subprocess
+    from conftest import MICROPYTHON, ROOT
+    base = {"csmsUrl": "ws://127.0.0.1:1", "stationId": "S", "vendor": "V", "model": "M"}
+    cases = [("/dev/ttyUSB0", "'meter' must be an object"),
+             ({"parity": "X"}, "'meter.parity' must be one of N, E, O"),
+             ({"baud": 12345}, "'meter.baud' must be one of 1200"),
+             ({"unitId": 0}, "'meter.unitId' must be an integer 1..247"),
+             ({"de": "4"}, "'meter.de' must be an integer"),
+             ({"transport": "udp"}, "'meter.transport' must be one of rtu, tcp"),
+             ({"device": ""}, "'meter.device' must be a string"),
+             ({"devcie": "/dev/ttyUSB0"}, "'meter.devcie' is not a meter setting")]
+    for i, (m, expect) in enumerate(cases):
+        p = tmp_path / ("c%d.json" % i)
+        p.write_text(json.dumps(dict(base, meter=m)))
+        r = subprocess.run([MICROPYTHON, os.path.join(ROOT, "main.py"), str(p)], capture_output=True,
+                           text=True, timeout=20, cwd=str(tmp_path))
+        out = (r.stdout + r.stderr).strip()
+        assert r.returncode == 2 and len(out.splitlines()) == 1 and out.startswith("config error:"), out
+        assert expect in out, (expect, out)

@@ -105,6 +105,43 @@ async def _raises(coro, exc):
     raise AssertionError("%s not raised" % exc.__name__)
 
 
+async def test_tcp_skips_a_late_answer_and_checks_the_unit():
+    import struct
+    from modbus.tcp import Tcp
+    pdu_ok = b"\x04\x04\x43\x66\x19\x9a"
+
+    async def serve(r, w):
+        req = await r.readexactly(12)
+        tid = struct.unpack(">H", req)[0]
+        # A late answer to an earlier request first, then the answer, then one from unit 9.
+        w.write(struct.pack(">HHHB", tid - 1, 0, 7, 1) + b"\x04\x04\x00\x00\x00\x00")
+        w.write(struct.pack(">HHHB", tid, 0, 7, 1) + pdu_ok)
+        await w.drain()
+        req = await r.readexactly(12)
+        w.write(struct.pack(">HHHB", tid + 1, 0, 7, 9) + pdu_ok)
+        await w.drain()
+        await r.read(1)
+        await w.wait_closed()
+
+    import random
+    port = 20000 + random.getrandbits(13)  # tests of other worktrees run alongside
+    srv = await asyncio.start_server(serve, "127.0.0.1", port)
+    c = Tcp("127.0.0.1", port)
+    pdu = frame.read_request(frame.INPUT, 0, 2)
+    assert bytes(await c.request(1, pdu, 6, 1000)) == pdu_ok
+    assert c.bad_frames == 1 and c.tx == 12 and c.rx == 26
+    e = await _raises(c.request(1, pdu, 6, 1000), frame.BadFrame)
+    assert "unit 9" in e.args[0] and c.bad_frames == 2
+    await c.close()
+    srv.close()
+    await srv.wait_closed()
+    # Nobody listening: the error says so.
+    c = Tcp("127.0.0.1", port)
+    e = await _raises(c.request(1, pdu, 6, 1000), OSError)
+    assert "cannot connect to 127.0.0.1:%d" % port in str(e), e
+    await c.close()
+
+
 class _Pin:
     OUT = 1
     log = []
