@@ -48,6 +48,23 @@ def test_decoding_and_word_order():
     assert decode(b"\x00\x01\xff\xff", "int16", "big", 2) == (1, -1)
 
 
+def test_values_judged_and_nan_refused():
+    import struct
+    from diag.result import Ctx
+    from diag.tests import meter
+    p = {"minValue": 180, "maxValue": 260, "unit": "V", "decoding": "float32", "wordOrder": "big",
+         "scale": 1}
+    ctx = Ctx(None, p)
+    nan = struct.pack(">f", float("nan"))
+    assert meter._judge(ctx, b"\x04\x08\x43\x66\x19\x9a" + nan, 4, "unit 1", 5) == "Failed"
+    assert ctx.ev == ["value nan is not a number"] and ctx.reason[0] == "OutOfRange"
+    assert [m["value"] for m in ctx.meas] == [230.1]  # JSON has no NaN: not measured
+    ctx = Ctx(None, dict(p, decoding="int16", scale=0.1, unit="A", minValue=0, maxValue=32))
+    assert meter._judge(ctx, b"\x04\x04\x00\x7b\xff\xff", 2, "unit 1", 5) == "Failed"
+    assert ctx.ev == ["value -0.1 A outside 0..32 A"], ctx.ev
+    assert [(m["value"], m["withinLimit"]) for m in ctx.meas] == [(12.3, True), (-0.1, False)]
+
+
 class _Reader:
     def __init__(self, data):
         self.data = bytearray(data)

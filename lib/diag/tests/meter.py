@@ -246,10 +246,11 @@ def _judge(ctx, answer, count, who, rt):
     limit = "%s..%s" % (_fmt(lo), _fmt(hi))
     bad = []
     for v in decode(answer[2:], p["decoding"], p["wordOrder"], count):
+        v = v * p["scale"]
         if v != v or v in (float("inf"), float("-inf")):
+            # A float32 NaN/inf (an SDM meter's "no reading"): JSON cannot carry it.
             bad.append("value %s is not a number" % v)
             continue
-        v = v * p["scale"]
         ok = lo <= v <= hi
         ctx.measure("value", v, unit, limit, ok)
         if not ok:
