@@ -132,7 +132,7 @@ def test_value_out_of_range_fails_naming_value_and_range(csms, make_agent, pty_p
 
 def test_slow_meter_within_timeout_passes_and_ocpp_keeps_answering(csms, make_agent, pty_pair, meter):
     agent_end, meter_end = pty_pair
-    meter(serial=meter_end, delay_ms=1200)
+    meter(serial=meter_end, delay_ms=1500)
     a = booted(csms, make_agent, device=agent_end)
     assert start(csms, a.station, 11, ("meter", {"timeoutMs": 3000}))["status"] == "Accepted"
     wait_status(csms, a.station, 11, "Running")
@@ -145,14 +145,14 @@ def test_slow_meter_within_timeout_passes_and_ocpp_keeps_answering(csms, make_ag
         assert v[0]["attributeValue"] == "ADX-1"
         running += v[1]["attributeValue"] == "meter"
         time.sleep(0.05)
-    assert running >= 5 and worst < 0.5  # answered while the meter read was under way
+    assert running >= 5 and worst < 1.0  # answered while the meter read was under way
     # The meter is one shared bus: a second read waits its turn.
     res = start(csms, a.station, 12, ("meter",))
     assert res["status"] == "Busy" and res["statusInfo"]["reasonCode"] == "ResourceBusy"
     (r,) = results(csms, a.station, 1, pred=lambda r: r.get("requestId") == 11)
     assert r["verdict"] == "Passed", r.get("statusInfo")
     rt = meas(r)["responseTime"]
-    assert 1200 <= rt["value"] <= 2000 and rt["limit"] == "<= 3000" and rt["withinLimit"]
+    assert 1500 <= rt["value"] <= 2500 and rt["limit"] == "<= 3000" and rt["withinLimit"]
 
 
 def test_cancel_during_a_read_closes_the_port(csms, make_agent, pty_pair, meter):
