@@ -119,20 +119,25 @@ class UartPort:
             self.de(1)  # a MAX485-class driver is enabled within a few hundred ns
         try:
             u.write(data)  # into the UART's FIFO / ring buffer: does not wait for the wire
-            # Sleep through all but the last two characters, then watch the shift register:
-            # dropping DE early cuts the frame's tail; late, and the meter's answer (3.5
-            # characters later) collides with our driver.
-            left = (len(data) - 2) * char // 1000
-            if left > 0:
-                await asyncio.sleep_ms(left)
-            t0 = time.ticks_us()
-            if hasattr(u, "txdone"):
-                while not u.txdone() and time.ticks_diff(time.ticks_us(), t0) < 4 * char:
-                    pass
-            else:
-                # flush() returns when the FIFO is empty; the last byte is still shifting out.
-                u.flush()
-                time.sleep_us(char)
+            end = time.ticks_add(time.ticks_us(), len(data) * char)
+            done = getattr(u, "txdone", None)
+            # Yield through the frame, then watch the last 2 ms: dropping DE early cuts the
+            # frame's tail; late, and the meter's answer (3.5 characters after our last
+            # bit) collides with our own driver.
+            while True:
+                rem = time.ticks_diff(end, time.ticks_us())
+                if rem > 2000:
+                    await asyncio.sleep_ms(rem // 1000 - 1)
+                elif done is None:
+                    # No txdone(): trust the clock, plus a character for the UART's start-up.
+                    rem = max(rem, 0) + char
+                    if rem > 2000:
+                        await asyncio.sleep_ms(rem // 1000 + 1)
+                    else:
+                        time.sleep_us(rem)
+                    break
+                elif done() or rem < -4 * char:  # (never hold the bus for a stuck UART)
+                    break
         finally:
             if self.de:
                 self.de(0)
