@@ -23,7 +23,7 @@ def test_demo_runs_the_whole_story(tmp_path):
         f.write(out)
     assert r.returncode == 0, _story(out)
     for line in ("BootNotification: Acme Charging ADX-22, reason PowerUp -> Accepted",
-                 "connector 1/1 is Available", "GetBaseReport: Accepted", "catalog: 4 tests",
+                 "connector 1/1 is Available", "GetBaseReport: Accepted", "catalog: 5 tests",
                  "StartDiagnostics: Accepted", "memory OnDemand -> Passed", "health: Healthy",
                  "heartbeat received", "agent exited with code 0"):
         assert line in out, (line, _story(out))
