@@ -4,6 +4,11 @@ package("ocpp", base_path="../lib")
 package("model", base_path="../lib")
 package("diag", base_path="../lib")
 package("net", base_path="../lib")
+package("modbus", base_path="../lib")
+# umodbus (micropython-modbus, unpacked in .deps/ by `make setup`): the modules the
+# meter test uses; its blocking transports and typing shim are left out (tools/build.py DEPS).
+package("umodbus", files=("__init__.py", "version.py", "const.py", "functions.py"),
+        base_path="../.deps")
 module("agent.py", base_path="../lib")
 module("clock.py", base_path="../lib")
 module("config.py", base_path="../lib")

@@ -118,6 +118,9 @@ def test_custom_trigger_with_parameters(csms, agent):
     got = {r["testId"]: r for r in rs}
     assert sorted(got) == selftests and all(r["trigger"] == "CustomTrigger" for r in rs)
     assert got["memory"]["verdict"] == "Passed" and got["flash"]["verdict"] == "Passed"
+    # No meter in this station's config: the meter test does not apply.
+    assert got["meter"]["verdict"] == "Skipped"
+    assert got["meter"]["statusInfo"]["reasonCode"] == "NotConfigured"
     # noop cannot run with defaults (durationMs is required): journaled as Skipped.
     assert got["noop"]["verdict"] == "Skipped"
     assert got["noop"]["statusInfo"]["reasonCode"] == "MissingParameter"

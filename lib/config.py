@@ -98,6 +98,8 @@ def check(cfg):
     _targets(cfg.get("diagTargets"))
     if cfg["logLevel"] not in ("debug", "info", "warn"):
         raise ConfigError("'logLevel' must be debug, info or warn")
+    if "meter" in cfg:
+        _meter(cfg["meter"])
     return cfg
 
 
@@ -122,3 +124,40 @@ def _targets(t):
         if not ok:
             raise ConfigError("'diagTargets.%s' must be %s" % (
                 k, "a string" if k == "dnsResolver" else "a list of non-empty strings without commas"))
+
+
+# The energy meter's line (README, "meter"). Unknown keys are refused: a typo would
+# otherwise fall back to a default without a word.
+_METER_INT = (("uart", 0, 9), ("tx", 0, 99), ("rx", 0, 99), ("de", 0, 99), ("unitId", 1, 247),
+              ("stopBits", 1, 2), ("port", 1, 65535))
+_METER_ENUM = (("transport", ("rtu", "tcp")), ("parity", ("N", "E", "O")))
+_METER_STR = ("device", "host")
+
+
+def _meter(m):
+    if type(m) is not dict:
+        raise ConfigError("'meter' must be an object, e.g. {\"device\": \"/dev/ttyUSB0\"}")
+    for k in m:
+        v = m[k]
+        if k in _METER_STR:
+            if type(v) is not str or not 0 < len(v) <= 100:
+                raise ConfigError("'meter.%s' must be a string of 1..100 characters" % k)
+            continue
+        if k == "baud":
+            from model.meter import BAUDS
+            if v not in BAUDS or type(v) is not int:
+                raise ConfigError("'meter.baud' must be one of %s" % ", ".join(str(b) for b in BAUDS))
+            continue
+        for name, allowed in _METER_ENUM:
+            if k == name:
+                if v not in allowed:
+                    raise ConfigError("'meter.%s' must be one of %s" % (k, ", ".join(allowed)))
+                break
+        else:
+            for name, lo, hi in _METER_INT:
+                if k == name:
+                    if type(v) is not int or not lo <= v <= hi:
+                        raise ConfigError("'meter.%s' must be an integer %d..%d" % (k, lo, hi))
+                    break
+            else:
+                raise ConfigError("'meter.%s' is not a meter setting" % k)

@@ -2,7 +2,9 @@
 
 Scenarios: A, the OCPP core alone: boot, full base report (every NotifyReport part),
 100 GetVariables; Ad, the same with the diagnostics extension; B, Ad plus the
-diagnostics catalog and every test once. For each it prints the smallest -X heapsize (KB) at which the scenario completes, the peak heap
+diagnostics catalog and every test once (the meter test against a simulated meter on a
+pty pair, tools/meter_peer.py); M, the meter test alone, ten times, against its time on
+the wire. For each it prints the smallest -X heapsize (KB) at which the scenario completes, the peak heap
 in use, the size of lib/ compiled with mpy-cross, and GetVariables round-trip times
 measured at the CSMS, and checks the issues' targets. Results also go to build/bench.json.
 
@@ -28,6 +30,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import build  # noqa: E402
 from csms import Csms, register_diagnostics_schemas, stop_agent  # noqa: E402
+from meter_peer import RtuPeer  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MICROPYTHON = os.path.join(os.path.dirname(sys.executable), "micropython")
@@ -104,6 +107,26 @@ async def scenario_full(csms, station, rtts):
         # nts cannot pass on MicroPython's TLS (no TLS 1.3 / ALPN): Inconclusive is its healthy result.
         assert r["verdict"] == ("Inconclusive" if tid == "nts" else "Passed"), r
     await _get_variables(csms, station, rtts)
+
+
+METER_RUNS = 10
+METER_BAUD = 9600
+# A 2-register read at 8N1: request 8 bytes, answer 9, 10 bits each, and 3.5 characters
+# (11 bits) of silence before the request and before the answer.
+METER_WIRE_MS = (8 + 9) * 10 * 1000 / METER_BAUD + 2 * 3.5 * 11 * 1000 / METER_BAUD
+
+
+async def scenario_meter(csms, station, rtts):
+    """Boot, then the meter test METER_RUNS times, one after the other."""
+    calls = _Calls(csms, 30)
+    await calls.next("BootNotification")
+    for i in range(METER_RUNS):
+        res = await csms.call(station, "StartDiagnostics",
+                              {"requestId": 100 + i, "test": [{"testId": "meter"}]})
+        assert res["status"] == "Accepted", res
+        r = (await calls.next("NotifyDiagnosticsResult",
+                              lambda p, i=i: p["result"].get("requestId") == 100 + i))["payload"]["result"]
+        assert r["verdict"] == "Passed", r
 
 
 # How the agent's code reaches the binary: a ROMFS image, .mpy files, or frozen in.
@@ -285,24 +308,37 @@ async def main_async(args):
         rows, qline = module_costs(build_dir)
         print("where the start-up heap goes (per module, imported from ROMFS): " +
               ", ".join("%s %s" % (m, _kb(b)) for m, b in rows) + "; " + qline, flush=True)
+    # The meter: a simulated one on a pty pair, answering in the time a 9600-baud line takes.
+    peer_dir = tempfile.mkdtemp(prefix="adx-meter-")
+    peer = RtuPeer(peer_dir, "--line", "--baud", str(METER_BAUD))
+    meter = {"meter": {"device": peer.start(), "baud": METER_BAUD}}
+    try:
+        await _with_peers(args, build_dir, how, img_kb, res, meter)
+    finally:
+        peer.stop()
+        shutil.rmtree(peer_dir, ignore_errors=True)
+
+
+async def _with_peers(args, build_dir, how, img_kb, res, meter):
     where = ("agent frozen in" if how == FROZEN else "agent run from ROMFS, image excluded")
     # The integration tests run against healthy peers on loopback (tools/net_peers.py).
     from net_peers import HealthyPeers
     peers = HealthyPeers(tempfile.mkdtemp(prefix="adx-bench-peers-")).__enter__()
     try:
-        await _scenarios(args, build_dir, how, img_kb, where, res, {"diagTargets": peers.targets})
+        await _scenarios(args, build_dir, how, img_kb, where, res, dict(meter, diagTargets=peers.targets))
     finally:
         peers.__exit__()
 
 
-async def _scenarios(args, build_dir, how, img_kb, where, res, targets):
+async def _scenarios(args, build_dir, how, img_kb, where, res, peers):
+    # peers: config that points the meter and integration tests at their healthy peers.
     # A: the OCPP core alone (issue 3's scenario; "extensions": [] in the config),
     # Ad: the same with the diagnostics extension loaded, B: Ad plus every test.
     for name, fn, extra, what in (
             ("A", scenario, {"extensions": []},
              "A: OCPP core alone: boot + full base report + 100 GetVariables"),
             ("Ad", scenario, None, "Ad: A with the diagnostics extension loaded"),
-            ("B", scenario_full, targets, "B: Ad + catalog + every test once")):
+            ("B", scenario_full, peers, "B: Ad + catalog + every test once")):
         ref = await run_once(build_dir, args.heap, fn, how, extra)
         if not ref["ok"]:
             print(ref["log"][-3000:])
@@ -332,8 +368,18 @@ async def _scenarios(args, build_dir, how, img_kb, where, res, targets):
         res[name] = {"peak_in_use": peak, "start_in_use": start, "qstr_pool": st["qstr"],
                      "gv_median_ms": statistics.median(rt), "gv_p99_ms": pct(rt, 99),
                      "smallest_heap_kb": small, "smallest_heap_kb_device": dev, "tests": tests}
+    m = await run_once(build_dir, args.heap, scenario_meter, how, peers)
+    ms = [int(x) for x in re.findall(r"diag: meter Passed in (\d+) ms", m["log"])]
+    if not m["ok"] or len(ms) != METER_RUNS:
+        print(m["log"][-3000:])
+        raise SystemExit("bench: meter scenario failed")
+    med = statistics.median(ms)
+    res["meter"] = {"ms": ms, "median_ms": med, "wire_ms": METER_WIRE_MS, "ratio": med / METER_WIRE_MS}
+    print("scenario M: meter test x%d, 2-register read at %d baud: median %d ms (min %d, max %d); "
+          "wire time %.1f ms; ratio %.2f" % (METER_RUNS, METER_BAUD, med, min(ms), max(ms), METER_WIRE_MS,
+                                             med / METER_WIRE_MS), flush=True)
     if how == ROMFS:
-        small_mpy = await smallest_heap(build_dir, scenario_fn=scenario_full, how=MPY, extra=targets)
+        small_mpy = await smallest_heap(build_dir, scenario_fn=scenario_full, how=MPY, extra=peers)
         print("scenario B with .mpy files loaded into RAM (no ROMFS): smallest -X heapsize %s KB"
               % small_mpy, flush=True)
         res["B"]["smallest_heap_kb_mpy"] = small_mpy
@@ -352,6 +398,7 @@ async def _scenarios(args, build_dir, how, img_kb, where, res, targets):
         ("health check <= 50 ms", h.get("ms", 999), 50),
         ("health check allocates <= 4 KB", h.get("alloc", 1e9) / 1024, 4),
         ("lib/ as .mpy <= 60 KB", res["mpy_bytes"] / 1024, 60),
+        ("meter test / wire time <= 1.5", res["meter"]["ratio"], 1.5),
     ]
     for name, got, limit in targets:
         print("  target %-34s %-7s (%.1f)" % (name, "met" if got <= limit else "MISSED", got), flush=True)

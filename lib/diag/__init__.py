@@ -21,6 +21,7 @@ def install(agent):
         agent.rpc.on(action, mod)
     components.install(agent)
     targets.install(agent)
+    _call("model.meter", "install", agent)  # the Meter component, when the config has a meter
     agent.triggers["CustomTrigger"] = _custom_trigger
     agent.triggers["LogStatusNotification"] = _log_status
     agent.on_online_hooks.append(d.on_online)
