@@ -1,6 +1,6 @@
 # Everything a developer or CI runs. `make setup` first on a fresh machine.
 PY := .venv/bin/python
-HEAP ?= 256k
+HEAP ?= 320k
 
 .PHONY: setup run test bench build clean
 

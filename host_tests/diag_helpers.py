@@ -2,7 +2,7 @@
 import os
 import re
 
-from conftest import ROOT, result_checksum
+from conftest import ROOT, result_checksum, sv, wait_booted
 
 
 def offered():
@@ -51,3 +51,16 @@ def wait_status(csms, station, req_id, status, timeout=15):
 
 def meas(result):
     return {m["name"]: m for m in result.get("measurement", [])}
+
+
+def offline_startup_result(csms, make_agent, tid):
+    """The result of test `tid` run at start-up before the station is connected
+    (StartupTiming BeforeBoot, set on a first start; the run is on the second)."""
+    a = make_agent(csms, startupTests=tid)
+    wait_booted(csms, a)
+    sv(csms, a.station, "DiagnosticsCtrlr", "StartupTiming", "BeforeBoot")
+    a.stop()
+    n = len(csms.messages())
+    a.start()
+    (r,) = results(csms, a.station, 1, after=n)
+    return a, r

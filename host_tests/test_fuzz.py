@@ -129,7 +129,7 @@ def test_fuzzed_calls_get_exactly_the_right_replies(fuzz_peer, make_agent):
         if reply is None or reply[0] == "close":
             wrong.append((kind, action, payload, "no reply: %r" % (reply,)))
             if reply and reply[0] == "close":
-                reconnected(peer, len(peer.conns) + 1)
+                reconnected(peer, conns + 1)
             continue
         checker.check_reply(action, reply)
         want = {"NotImplemented"} if kind == "unknown-action" else \

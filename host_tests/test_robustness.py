@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import gv, result_checksum, wait_booted
+from conftest import gv, result_checksum
 from diag_helpers import results, start
 from ws_peer import WsPeer, frame, open_fds
 
@@ -68,7 +68,7 @@ def still_serving(peer, mid="alive"):
 # --- 1. non-ASCII text: frames counted in bytes -----------------------------------
 
 def test_non_ascii_everywhere_gives_whole_frames(peer, make_agent):
-    a = make_agent(peer, model="Wallbox Ünïcødé 日本 😀", vendor="Ströme")
+    make_agent(peer, model="Wallbox Ünïcødé 日本 😀", vendor="Ströme")
     booted(peer)
     r = call(peer, "c1", "GetVariables", {"getVariableData": [
         {"component": {"name": "Café"}, "variable": {"name": "Zähler"}},
@@ -209,6 +209,8 @@ def _dt_of_size(mid, size):
 
 
 def test_messages_up_to_max_size_are_answered(peer, make_agent):
+    # Each of these parses into one 8 KB string, which needs that much contiguous heap
+    # beside the reserved receive buffer (README, "Memory" has the 32-bit figures).
     a = make_agent(peer)
     booted(peer)
     for i, size in enumerate((8000, 8192, 8100, 8192, 7000, 8192) * 4):

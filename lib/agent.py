@@ -27,8 +27,13 @@ class Agent:
         self.cfg = cfg
         log.level = {"debug": log.DEBUG, "info": log.INFO, "warn": log.WARN}[cfg["logLevel"]]
         # The receive buffer, reserved while the heap is still whole: a message near
-        # maxMessageSize must fit however fragmented the heap becomes later.
-        self.rxbuf = bytearray(cfg["maxMessageSize"])
+        # maxMessageSize must fit however fragmented the heap becomes later. Kept
+        # across in-process restarts (Reset on the unix port) for the same reason.
+        global _rxbuf
+        if _rxbuf is None or len(_rxbuf) != cfg["maxMessageSize"]:
+            _rxbuf = None
+            _rxbuf = bytearray(cfg["maxMessageSize"])
+        self.rxbuf = _rxbuf
         self.store = Store(cfg["dataDir"])
         self.dm = DeviceModel(self.store)
         self.rpc = Rpc(self, cfg["messageTimeout"] * 1000)
@@ -197,6 +202,7 @@ class Agent:
 
 
 _peak = [0, 0, 0]  # live heap after collection, heap in use before it, at start
+_rxbuf = None
 
 
 class _Stall:
@@ -291,4 +297,7 @@ def main(argv):
             machine.reset()
         log.info("reset: restarting the agent")
         asyncio.new_event_loop()
+        agent = None  # the old agent's objects go before the new one allocates
+        import gc
+        gc.collect()
         cfg = _load_config(path)

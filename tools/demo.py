@@ -198,7 +198,7 @@ async def amain(args):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--heap", default="256k", help="MicroPython -X heapsize for the agent")
+    ap.add_argument("--heap", default="320k", help="MicroPython -X heapsize for the agent")
     ap.add_argument("--heartbeat", type=int, default=5, help="heartbeat interval the CSMS gives (s)")
     ap.add_argument("--workdir", help="where the demo config and station state go (default: a temp dir)")
     ap.add_argument("--once", action="store_true", help="run the story once and exit (for tests)")

@@ -62,12 +62,18 @@ class MemReader:
 
 
 class MemWriter:
+    # Chunks joined on demand: growing one bytearray by each write needs ever larger
+    # contiguous blocks of the test process's heap.
     def __init__(self):
-        self.out = bytearray()
+        self.chunks = []
         self.closed = False
 
+    @property
+    def out(self):
+        return b"".join(self.chunks)
+
     def write(self, b):
-        self.out += b
+        self.chunks.append(bytes(b))
 
     async def drain(self):
         pass

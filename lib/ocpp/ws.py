@@ -161,6 +161,7 @@ class WebSocket:
         self.last_rx = None  # ticks_ms of the last frame from the peer
         self.reading = False  # a task is inside recv(): only it may read the socket
         self._peer_closed = asyncio.Event()
+        self._pong = None  # (Event, ping data) while ping_rtt() waits for its pong
 
     async def _send(self, op, data):
         if self.closed and op != _OP_CLOSE:
@@ -213,6 +214,21 @@ class WebSocket:
     async def ping(self, data=b""):
         await self._send(_OP_PING, data)
 
+    async def ping_rtt(self, timeout_ms):
+        """Round trip of one ping to its pong, in ms (the receive task sees the pong;
+        nobody else reads the socket). Raises asyncio.TimeoutError."""
+        import os
+        import time
+        ev = asyncio.Event()
+        self._pong = (ev, os.urandom(4))
+        try:
+            t0 = time.ticks_ms()
+            await self._send(_OP_PING, self._pong[1])
+            await asyncio.wait_for_ms(ev.wait(), timeout_ms)
+            return time.ticks_diff(time.ticks_ms(), t0)
+        finally:
+            self._pong = None
+
     async def recv(self):
         """The next message as a memoryview of the receive buffer (valid until the
         next recv; `binary` tells the kind); None once closed."""
@@ -257,6 +273,9 @@ class WebSocket:
                 await self._send(_OP_PONG, data)
                 continue
             if op == _OP_PONG:
+                # RFC 6455 5.5.3: a pong echoes the ping's data; others are unsolicited.
+                if self._pong is not None and data == self._pong[1]:
+                    self._pong[0].set()
                 continue
             if op == _OP_CLOSE:
                 code = int.from_bytes(data[:2], "big") if len(data) >= 2 else 1005

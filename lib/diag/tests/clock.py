@@ -34,6 +34,7 @@ def _undecided(ctx, code, info):
 async def run(ctx):
     import time
     import clock
+    from ocpp.responses import HEARTBEAT
     from ocpp.rpc import CallError, Offline
     a = ctx.agent
     p = ctx.p
@@ -48,7 +49,7 @@ async def run(ctx):
                           "%d s ago, correcting %d ms" % ((clock.local_ms() - last[0]) // 1000, last[1]))
     t0 = time.ticks_ms()
     try:
-        res = await a.rpc.call("Heartbeat", {})
+        res = await a.rpc.call("Heartbeat", {}, resp=HEARTBEAT)
     except (CallError, Offline, asyncio.TimeoutError) as e:
         return _undecided(ctx, "NoCsmsTime", "Heartbeat failed: %s %s" % (type(e).__name__, e))
     t1 = time.ticks_ms()

@@ -26,6 +26,7 @@ async def run(ctx):
     import gc
     import time
     from model import report
+    from ocpp.responses import HEARTBEAT
     from ocpp.rpc import CallError, Offline
     a = ctx.agent
     p = ctx.p
@@ -81,7 +82,7 @@ async def run(ctx):
     await asyncio.sleep_ms(0)
     t0 = time.ticks_ms()
     try:
-        await a.rpc.call("Heartbeat", {})
+        await a.rpc.call("Heartbeat", {}, resp=HEARTBEAT)
     except (CallError, Offline, asyncio.TimeoutError) as e:
         ctx.fail("NoHeartbeat", "Heartbeat failed: %s %s" % (type(e).__name__, e))
         return "Inconclusive"
