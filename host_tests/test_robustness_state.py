@@ -245,10 +245,16 @@ def test_results_hold_when_the_heap_is_nearly_full(csms, build_dir, tmp_path):
                 except CallErrorReply as e:
                     assert e.code == "InternalError", e
                     refused += 1
+                except (ConnectionError, TimeoutError):  # it may drop the link, and come back
+                    csms.wait_for(type="CONNECT", station=a.station, after=len(csms.messages()) - 1)
+                    refused += 1
             try:
                 res = start(csms, a.station, 700 + i, *tests)
             except CallErrorReply as e:
                 assert e.code == "InternalError", e
+                refused += 1
+                continue
+            except (ConnectionError, TimeoutError):
                 refused += 1
                 continue
             if res["status"] == "Accepted":

@@ -21,9 +21,9 @@ async def notify(agent, action, payload, via=None):
             import log
             log.info("diag: CSMS has no %s; using DataTransfer from now on", action)
             d.binding = DATA_TRANSFER
-    from ocpp.responses import DATA_TRANSFER
+    from ocpp import responses
     res = await agent.rpc.call("DataTransfer", {"vendorId": d.vendor_id, "messageId": action,
-                                                "data": payload}, resp=DATA_TRANSFER)
+                                                "data": payload}, resp=responses.DATA_TRANSFER)
     if res.get("status") != "Accepted":
         raise CallError("Rejected", "DataTransfer %s: %s" % (action, res.get("status")))
     data = res.get("data")

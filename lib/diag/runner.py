@@ -153,7 +153,8 @@ class Runner:
                     await self._status(req_id, "Running", via, tid, done, total)
                     # From here on the test writes its own result, even when cancelled.
                     done += 1
-                    v = await self.run_one(tid, vals, requestor, trigger, req_id, done > 1, first + done - 1)
+                    v = await self._run_one_surely(tid, vals, requestor, trigger, req_id, done > 1,
+                                                   first + done - 1)
                     failed = failed or v in _FAILURES
                     continue
                 done += 1
@@ -204,7 +205,8 @@ class Runner:
                 except Refused as e:
                     ctx.fail(e.code, e.info)
                     verdict = "Skipped"
-                    return self._record(tid, m.TYPE, vals, requestor, trigger, req_id, start, verdict, ctx, rid)
+                    return await self._journal(tid, m.TYPE, vals, requestor, trigger, req_id, start, verdict,
+                                               ctx, rid)
             for r in resources:
                 self.locks[r] = tid
             locked = True
@@ -240,7 +242,7 @@ class Runner:
                          self.stall.max_ms, micropython.mem_total() - a0)
             else:
                 log.info("diag: %s %s in %d ms", tid, verdict, ms)
-            self._record(tid, m.TYPE, vals, requestor, trigger, req_id, start, verdict, ctx, rid)
+            await self._journal(tid, m.TYPE, vals, requestor, trigger, req_id, start, verdict, ctx, rid)
         finally:
             if locked:
                 self.current.remove(tid)
@@ -259,6 +261,31 @@ class Runner:
         now = clock.iso()
         self._record(tid, self.agent.diag.registry.type_of(tid), vals, requestor, trigger, req_id,
                      now, "Skipped", ctx, rid)
+
+    async def _run_one_surely(self, tid, vals, requestor, trigger, req_id, check, rid):
+        """run_one, again when the heap was too short to even start it (loading the
+        module, logging): the test ends in a result whatever the heap does."""
+        for _ in range(20):
+            try:
+                return await self.run_one(tid, vals, requestor, trigger, req_id, check, rid)
+            except MemoryError:
+                gc.collect()
+                await asyncio.sleep_ms(100)
+        ctx = result.Ctx(self.agent, None)
+        ctx.fail("OutOfMemory", "the test could not be started: no heap left")
+        return await self._journal(tid, self.agent.diag.registry.type_of(tid), vals, requestor, trigger,
+                                   req_id, clock.iso(), "Error", ctx, rid)
+
+    async def _journal(self, *args):
+        """_record, retried while the heap is short: a burst of reports and catalogs
+        holds memory for a moment, and the result must still be written."""
+        for _ in range(50):
+            try:
+                return self._record(*args)
+            except MemoryError:
+                gc.collect()
+                await asyncio.sleep_ms(100)
+        return self._record(*args)
 
     def _record(self, tid, ttype, vals, requestor, trigger, req_id, start, verdict, ctx, rid=None):
         """Journal the result: exactly one per test, even when the heap is nearly full

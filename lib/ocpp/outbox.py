@@ -43,5 +43,12 @@ class Outbox:
             except asyncio.TimeoutError:
                 await asyncio.sleep(1)  # keep it first in line and try again
                 continue
+            except MemoryError:
+                # A moment of heap pressure must not cost the connection: keep the
+                # item, let the others free what they hold, try again.
+                import gc
+                gc.collect()
+                await asyncio.sleep_ms(100)
+                continue
             if self.items and self.items[0][1] is payload:
                 self.items.pop(0)
