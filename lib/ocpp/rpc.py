@@ -209,6 +209,9 @@ class Rpc:
                 self._hot = modname
             mod = lazy.load(modname)
             check(payload, mod.REQ)
+            lim = getattr(mod, "limits", None)
+            if lim:
+                lim(a, payload)
             if self.followups >= _MAX_FOLLOWUPS and getattr(mod, "FOLLOWS", 0):
                 # A flood of requests that each queue messages: refuse what does not
                 # fit instead of running out of memory (every such response has a

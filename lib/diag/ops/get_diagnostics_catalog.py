@@ -20,6 +20,13 @@ def handle(agent, p):
 
 
 async def _send(agent, req_id, sel, via):
+    # One stream of parts at a time (reports, catalogs, result reports share the
+    # lock): parts waiting for the one CALL in flight would each hold their data.
+    async with agent.report_lock:
+        await _parts(agent, req_id, sel, via)
+
+
+async def _parts(agent, req_id, sel, via):
     import log
     reg = agent.diag.registry
     seq = 0

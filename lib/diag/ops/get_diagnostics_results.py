@@ -40,6 +40,11 @@ def handle(agent, p):
 
 
 async def _send(agent, req_id, ids, via):
+    async with agent.report_lock:  # one stream of parts at a time (see the catalog)
+        await _parts(agent, req_id, ids, via)
+
+
+async def _parts(agent, req_id, ids, via):
     import log
     seq = 0
     try:

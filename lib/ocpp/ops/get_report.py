@@ -23,15 +23,21 @@ def _comp_matches(c, cd):
     return True
 
 
+def limits(agent, p):
+    """ItemsPerMessage / BytesPerMessage: a request over them is a CALLERROR, before
+    any Busy answer (rpc calls this ahead of the follow-up bound)."""
+    from ocpp.msglimits import enforce
+    cvs = p.get("componentVariable")
+    enforce(agent, "GetReport", len(cvs) if cvs else 0)
+
+
 def handle(agent, p):
     from model import report
     refused = report.busy(agent)
     if refused:
         return refused
-    from ocpp.msglimits import enforce
     cvs = p.get("componentVariable")
     crit = p.get("componentCriteria")
-    enforce(agent, "GetReport", len(cvs) if cvs else 0)
     dm = agent.dm
 
     def criteria_ok(c):
