@@ -83,22 +83,17 @@ async def run(ctx):
         since = clock.local_ms() - last[0]
         ctx.measure("sinceAdoption", since, "ms")
         if since > 0:
-            # The last adoption was off by up to its one-way delay too: +-RTT in all.
+            # The last adoption was off by up to its one-way delay too: +-RTT in all,
+            # plus 20 ms for a loaded station that runs its tasks late (seen: a drift
+            # of 3000 ppm +-1300 measured 2.3 s after adoption on a busy machine).
             drift = off * 1000000 // since
-            unc = (rtt + 1) * 1000000 // since
+            unc = (rtt + 21) * 1000000 // since
             lim = p["maxDriftPpm"]
-            if unc > lim:
-                # Too soon after the adoption to tell a drift of `lim` from measuring
-                # error (a loaded station schedules late): reported, not judged.
-                ctx.measure("drift", drift, "ppm", "abs <= %d (measured +-%d)" % (lim, unc))
-                ctx.evidence("drift %d ppm +-%d over %d ms: too soon to judge against %d ppm"
-                             % (drift, unc, since, lim))
-            else:
-                ok = ctx.measure("drift", drift, "ppm", "abs <= %d (measured +-%d)" % (lim, unc),
-                                 abs(drift) - unc <= lim)
-                ctx.evidence("drift %d ppm +-%d over %d ms since the last adoption" % (drift, unc, since))
-                if not ok:
-                    bad.append("drift %d ppm +-%d (limit %d ppm)" % (drift, unc, lim))
+            ok = ctx.measure("drift", drift, "ppm", "abs <= %d (measured +-%d)" % (lim, unc),
+                             abs(drift) - unc <= lim)
+            ctx.evidence("drift %d ppm +-%d over %d ms since the last adoption" % (drift, unc, since))
+            if not ok:
+                bad.append("drift %d ppm +-%d (limit %d ppm)" % (drift, unc, lim))
     if bad:
         ctx.fail("ClockOffset" if not bad[0].startswith("drift") else "ClockDrift", "; ".join(bad))
         return "Failed"
