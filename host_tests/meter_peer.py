@@ -2,7 +2,6 @@
 opens one end as its RS485 line) and a simulated Modbus meter (tools/meter_peer.py,
 pymodbus) in a subprocess on the other end, or on a loopback TCP port."""
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -13,10 +12,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PEER = os.path.join(ROOT, "tools", "meter_peer.py")
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from net_peers import free_port  # noqa: E402,F401 (one port finder for every peer)
 
 
 def _stop(p):

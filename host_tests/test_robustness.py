@@ -270,7 +270,7 @@ def test_descriptors_and_heap_flat_over_100_reconnects(peer, make_agent):
 
 
 def test_refused_csms_costs_no_descriptor(make_agent, tmp_path):
-    from ws_peer import free_port
+    from net_peers import free_port
 
     class Nowhere:
         url = "ws://127.0.0.1:%d" % free_port()

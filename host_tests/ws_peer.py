@@ -232,14 +232,5 @@ def _no_constants(name):
 
 
 
-def free_port():
-    import socket
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
 def open_fds(pid):
     return len(os.listdir("/proc/%d/fd" % pid))
