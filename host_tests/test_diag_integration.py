@@ -41,7 +41,7 @@ def pki(tmp_path_factory):
     other = certs.make_ca(os.path.join(d, "other"), name="Other Root")
     expired = certs.make_ca_dated(os.path.join(d, "expired"), "Expired Root", "20200101000000Z",
                                   "20210101000000Z")
-    soon = certs.make_ca(os.path.join(d, "soon"), name="Expiring Root", days=10)
+    soon = certs.make_ca(os.path.join(d, "soon"), name="Expiring Root", days=9.5)
     not_ca = certs.make_ca_dated(os.path.join(d, "notca"), "Not A CA", "20250101000000Z",
                                  "20400101000000Z", ca=False)
     return {"ca": ca, "srv": srv, "other": other, "expired": expired, "soon": soon, "notca": not_ca}

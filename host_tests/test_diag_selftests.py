@@ -104,7 +104,7 @@ STRONG = "k7#Qw9!zR2pL$x5M-vN8"  # 20 characters, no station id, many distinct o
 def pki(tmp_path_factory):
     d = str(tmp_path_factory.mktemp("pki"))
     ca = make_ca(d, "Test CSMS CA")
-    soon = make_ca(os.path.join(d, "soon"), "CA expiring in 5 days", days=5)
+    soon = make_ca(os.path.join(d, "soon"), "CA expiring in 4.5 days", days=4.5)
     return {"ca": ca, "good": make_server_cert(d, ca, name="good"),
             "soon": soon, "soon_srv": make_server_cert(os.path.join(d, "soon"), soon, name="srv")}
 

@@ -51,7 +51,15 @@ def _new_key(path):
 
 
 def make_ca(dir, name="Test CA", days=365):
-    """Self-signed CA in `dir`: returns Pki(cert=ca.pem, key=ca.key, der=ca.der)."""
+    """Self-signed CA in `dir`: returns Pki(cert=ca.pem, key=ca.key, der=ca.der).
+
+    A fractional `days` (e.g. 4.5) gives an exact notAfter, so a test that
+    counts whole days left does not depend on which second it runs in."""
+    if days != int(days):
+        import time
+        fmt = lambda t: time.strftime("%Y%m%d%H%M%SZ", time.gmtime(t))
+        now = time.time()
+        return make_ca_dated(dir, name, fmt(now - 3600), fmt(now + days * 86400))
     os.makedirs(dir, exist_ok=True)
     key, cert, der = (os.path.join(dir, n) for n in ("ca.key", "ca.pem", "ca.der"))
     _new_key(key)
