@@ -210,3 +210,9 @@ def wait_booted(csms, a, after=0):
     for _ in range(sum(a.cfg["evses"])):
         rec = csms.wait_for("StatusNotification", station=a.station, after=rec["index"] + 1)
     return rec
+
+
+def pytest_configure(config):
+    # `@pytest.mark.req("DG02.FR.03", ...)`: the SPEC.md requirement(s) a test checks;
+    # docs/diagnostics/SPEC.md's conformance table is generated from these markers.
+    config.addinivalue_line("markers", "req(*ids): SPEC.md requirement ids this test checks")
