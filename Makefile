@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 HEAP ?= 320k
 
-.PHONY: setup run test bench build clean
+.PHONY: setup run test bench build clean board-image qemu-check
 
 setup:
 	@sh tools/setup.sh
@@ -18,6 +18,15 @@ bench: build
 
 build:
 	@$(PY) tools/build.py
+
+# Board images need a MicroPython checkout (firmware/BOARDS.md): not part of `make test`.
+board-image:
+	@test -n "$(MPY_DIR)" -a -n "$(BOARD)" || { echo "usage: make board-image BOARD=RPI_PICO_W MPY_DIR=/path/to/micropython [BASELINE=1]"; exit 2; }
+	$(PY) tools/boards/image.py --board $(BOARD) --mpy-dir $(MPY_DIR) $(if $(BASELINE),--baseline)
+
+qemu-check:
+	@test -n "$(MPY_DIR)" || { echo "usage: make qemu-check MPY_DIR=/path/to/micropython"; exit 2; }
+	$(PY) tools/boards/qemu_check.py --mpy-dir $(MPY_DIR)
 
 clean:
 	rm -rf build state .pytest_cache

@@ -1,7 +1,7 @@
 # Modules imported on use and dropped after it, run inside MicroPython.
 import sys
 
-from unit import run
+from unit import TMP, run
 
 import lazy
 from diag.registry import Registry
@@ -25,7 +25,7 @@ def test_drop_forgets_the_module_everywhere():
 
 def test_registry_keeps_only_health_checks_loaded():
     import diag.tests
-    reg = Registry(Store("/tmp/mp_unit_lazy"), ["health", "memory"])
+    reg = Registry(Store(TMP + "/mp_unit_lazy"), ["health", "memory"])
     for tid in ("health", "memory"):
         reg.load(tid)
         reg.unload(tid)

@@ -240,7 +240,9 @@ async def test_board_port_holds_de_exactly_while_sending():
         del _Pin.log[:]
         await p.send(_REQ)
         (_, _, t_on), (_, _, t_write), (_, _, t_off) = _Pin.log
-        assert wire + 1000 <= time.ticks_diff(t_off, t_write) <= wire + 4000
+        # Never before the computed end plus one character; the upper bound is loose for
+        # the same reason as above (seen: a loaded machine scheduled it 5 ms late).
+        assert wire + 1000 <= time.ticks_diff(t_off, t_write) <= wire + 40000, time.ticks_diff(t_off, t_write)
     finally:
         _Uart.txdone = _txdone
     await p.close()

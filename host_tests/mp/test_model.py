@@ -1,7 +1,7 @@
 # Device model, store and clock, run inside MicroPython.
 import os
 
-from unit import run
+from unit import TMP, run
 
 import clock
 from model.devmodel import Component, DeviceModel, validate
@@ -16,7 +16,7 @@ Pw||p|W||||||
 Ro||s|R|||||c|fixed
 Inst|One|s|RW|||8|||x"""
 
-_DIR = "/tmp/mp_unit_store"
+_DIR = TMP + "/mp_unit_store"
 
 
 def _clean():

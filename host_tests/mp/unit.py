@@ -3,6 +3,10 @@
 import asyncio
 import sys
 
+# Scratch files: /tmp on the unix port; the current directory on a board (qemu-check
+# mounts the host's directory there).
+TMP = "/tmp" if sys.platform == "linux" else "."
+
 
 def run(ns):
     passed = failed = 0
