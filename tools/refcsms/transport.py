@@ -158,6 +158,7 @@ class Csms:
     async def _session(self, ws):
         station_id = self._station_id(ws.request.path)
         st = STATION_CLASSES[ws.subprotocol](station_id, ws, self, ws.subprotocol)
+        st.diag  # its StationDiagnostics, now in diag_states
         self._record(station_id, "CONNECT", subprotocol=ws.subprotocol,
                      headers=dict(ws.request.headers.raw_items()),
                      remote=ws.remote_address)
