@@ -7,6 +7,9 @@ import math
 
 from .errors import ParameterError
 
+# A catalog in more parts than this is a station's bug (one part holds 1+ tests).
+MAX_PARTS = 1000
+
 
 class Catalog:
     """testId -> DiagnosticTestDescriptorType dict, as the station sent it.
@@ -41,16 +44,20 @@ class Catalog:
         return cat
 
     def add_part(self, part):
-        """Add one NotifyDiagnosticsCatalog payload; -> True once complete."""
+        """Add one NotifyDiagnosticsCatalog payload; -> True once complete.  Raises
+        ValueError beyond MAX_PARTS parts (a station that never ends its catalog)."""
         seq = part.get("seqNo", 0)
+        if seq not in self._parts and len(self._parts) >= MAX_PARTS:
+            raise ValueError("catalog %s: more than %d parts" % (self.request_id, MAX_PARTS))
         self._parts[seq] = part
         if not part.get("tbc"):
             self._last = seq
         self.generated_at = part.get("generatedAt", self.generated_at)
         for t in part.get("test", ()):
             self.tests[t["testId"]] = t
-        self.complete = self._last is not None and all(i in self._parts
-                                                       for i in range(self._last + 1))
+        # Counted, not walked: a hostile seqNo of 2**31 must not cost 2**31 steps.
+        self.complete = self._last is not None and sum(
+            1 for i in self._parts if i <= self._last) == self._last + 1
         return self.complete
 
     # -- reading --

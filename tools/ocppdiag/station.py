@@ -7,11 +7,15 @@ from collections import OrderedDict
 
 from . import binding, checksum
 from .catalog import Catalog
-from .events import CATALOG, EVENT, RESULT, STATUS, Event, Listeners, Result
+from .events import CATALOG, EVENT, LOG, RESULT, STATUS, Event, Listeners, Result
 
-# Results kept per station for lookups and duplicate detection; older ones are
-# forgotten (an application stores what it needs from the events).
+# Results kept per station for lookups and duplicate detection, and finished runs;
+# older ones are forgotten (an application stores what it needs from the events).
 MAX_RESULTS = 10000
+MAX_RUNS = 1000
+# Catalogs being assembled that nobody asked for (a station may send one unasked;
+# a flood of them must not grow without bound).
+MAX_UNASKED_CATALOGS = 4
 
 
 class Run:
@@ -67,6 +71,9 @@ class StationDiagnostics(Listeners):
         return fut
 
     def expect_run(self, request_id, test_ids):
+        if len(self.runs) >= MAX_RUNS:
+            for rid in [k for k, r in self.runs.items() if r.done][:len(self.runs) // 2]:
+                del self.runs[rid]
         run = self.runs[request_id] = Run(request_id, test_ids)
         return run
 
@@ -99,9 +106,20 @@ class StationDiagnostics(Listeners):
         rid = payload.get("requestId")
         cat, fut = self._catalogs.get(rid, (None, None))
         if cat is None:  # a catalog nobody here asked for: collect it all the same
+            unasked = [k for k, (_, f) in self._catalogs.items() if f is None]
+            if len(unasked) >= MAX_UNASKED_CATALOGS:
+                del self._catalogs[unasked[0]]
             cat, fut = Catalog(rid), None
             self._catalogs[rid] = (cat, fut)
-        if cat.add_part(payload):
+        try:
+            complete = cat.add_part(payload)
+        except ValueError:
+            LOG.warning("%s: %s; dropped", self.station_id, "catalog %s: too many parts" % rid)
+            del self._catalogs[rid]
+            if fut is not None and not fut.done():
+                fut.set_exception(ValueError("the station's catalog has too many parts"))
+            return
+        if complete:
             del self._catalogs[rid]
             self.catalog = cat
             if fut is not None and not fut.done():
