@@ -152,6 +152,10 @@ def test_catalog_read_and_parameters_checked_before_sending(csms, agent):
     assert cat.complete and {"memory", "noop", "health"} <= set(cat.tests)
     assert cat.parameters("memory")["minFreeBytes"]["maxValue"] == 16777216
     assert csms.diagnostics(agent.station).catalog is cat
+    noop = cat.json_schema("noop")  # for forms and AI agents (issue 11)
+    assert noop["required"] == ["durationMs"]
+    assert noop["properties"]["outcome"]["enum"] == ["Passed", "Failed", "Error", "OutOfMemory"]
+    assert noop["properties"]["durationMs"]["x-unit"] == "ms"
     before = len(csms.messages(action="StartDiagnostics", type=None))
     cases = [
         (("memory", {"minFreeBytes": 16777217}), "OutOfRange", "minFreeBytes",
@@ -401,6 +405,12 @@ def test_catalog_assembled_from_parts_in_any_order():
         cat.check("memory", {"n": 2.5})
     with pytest.raises(ParameterError, match="n: must be a decimal"):
         cat.check("memory", {"n": float("inf")})
+    schema = cat.json_schema("memory")
+    assert schema["properties"]["n"] == {"type": "number", "minimum": 0.5, "maximum": 2}
+    assert schema["required"] == ["n"] and schema["description"] == "Spéicher"
+    from jsonschema import Draft4Validator
+    v = Draft4Validator(schema)
+    assert v.is_valid({"n": 1.5}) and not v.is_valid({"n": 3}) and not v.is_valid({})
     assert binding.parse_parameters("a:string=x y;b:enum{p|q}=q;broken;c:decimal[..1.5]") == [
         {"name": "a", "dataType": "string", "required": False, "defaultValue": "x y"},
         {"name": "b", "dataType": "enum", "required": False, "allowedValues": ["p", "q"],

@@ -81,6 +81,36 @@ class Catalog:
     def is_intrusive(self, test_id):
         return bool(self.tests[test_id].get("constraints", {}).get("intrusive"))
 
+    def json_schema(self, test_id):
+        """A JSON Schema (draft 4) of test_id's parameters as an object {name: value}:
+        types, limits, allowed values, defaults, required, units in the descriptions;
+        what a form or an AI agent needs to build a request the station accepts."""
+        props, required = {}, []
+        for name, p in self.parameters(test_id).items():
+            t = p.get("dataType")
+            prop = {"type": _JSON_TYPES.get(t, "string")}
+            for src, dst in (("minValue", "minimum"), ("maxValue", "maximum"),
+                             ("defaultValue", "default")):
+                if src in p:
+                    prop[dst] = p[src]
+            if t == "enum":
+                prop["enum"] = list(p.get("allowedValues", ()))
+            text = p.get("description", "")
+            if p.get("unit"):
+                text = ("%s (unit: %s)" % (text, p["unit"])).strip()
+                prop["x-unit"] = p["unit"]
+            if text:
+                prop["description"] = text
+            props[name] = prop
+            if p.get("required"):
+                required.append(name)
+        t = self.tests[test_id]
+        schema = {"type": "object", "properties": props, "additionalProperties": False,
+                  "title": test_id, "description": t.get("description", "")}
+        if required:
+            schema["required"] = required
+        return schema
+
     # -- checking --
 
     def check(self, test_id, parameters=None):
@@ -114,6 +144,10 @@ class Catalog:
         dicts); raises ParameterError for the first problem, in the station's order."""
         for t in tests:
             self.check(t["testId"], t.get("parameter"))
+
+
+_JSON_TYPES = {"integer": "integer", "decimal": "number", "boolean": "boolean",
+               "string": "string", "enum": "string"}
 
 
 def _as_pairs(parameters):
