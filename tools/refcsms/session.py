@@ -69,7 +69,9 @@ class _StationMixin:
     The package's own handlers (@on below) return its call_result objects;
     everything else goes through _answer().  The package's start() loop is
     replaced: it dies on the first unexpected exception and routes only
-    through ocpp.messages.unpack.
+    through ocpp.messages.unpack.  Before DiagnosticsMixin in the bases, so
+    that the diagnostics requests go through csms_call (_diag_rpc) and the
+    diagnostics CALLs through the package's _handle_call (diag_wants).
     """
 
     def __init__(self, station_id, ws, csms, subprotocol):
