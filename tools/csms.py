@@ -36,10 +36,16 @@ _TOOLS = os.path.dirname(os.path.abspath(__file__))
 if _TOOLS not in sys.path:
     sys.path.insert(0, _TOOLS)
 
+# Module names the old single-file csms.py had, for code that reached through it
+# (e.g. csms.messages._validators).
+from ocpp import messages, v21, v201  # noqa: E402,F401
+from ocpp.routing import on  # noqa: E402,F401
+
 from ocppdiag import register_diagnostics_schemas, register_schema  # noqa: E402
 from refcsms.cli import JsonlLog, _main_async, _short, format_diagnostics, format_event, main  # noqa: E402,F401
 from refcsms.process import stop_agent  # noqa: E402
 from refcsms.session import (  # noqa: E402,F401
+    LOG,
     NO_REPLY,
     STATION_CLASSES as _STATION_CLASSES,
     CallErrorReply,
