@@ -300,6 +300,52 @@ def test_data_transfer_binding_end_to_end(csms, agent):
     assert e.value.reason == "UnknownRequest"
 
 
+def test_binding_falls_back_to_data_transfer_and_checks_what_comes_back():
+    """A station that answers the native request NotImplemented gets it again inside
+    DataTransfer, and DataTransfer from then on; what comes back inside is input too."""
+    c = ThreadedCsms().start()
+    try:
+        with connect("%s/CS-AUTO" % c.url, subprotocols=["ocpp2.1"], open_timeout=5) as ws:
+            c.wait_connected("CS-AUTO")
+            st = c.station("CS-AUTO")
+
+            def ask(coro):
+                return asyncio.run_coroutine_threadsafe(coro, c.csms_loop)
+
+            def answer(action, reply):
+                msg = json.loads(ws.recv(timeout=10))
+                assert msg[0] == 2 and msg[2] == action, msg
+                ws.send(json.dumps(reply(msg[1], msg[3]), ensure_ascii=False))
+                return msg[3]
+
+            fut = ask(st.get_diagnostics_catalog())
+            answer("GetDiagnosticsCatalog", lambda i, p: [4, i, "NotImplemented", "nö", {}])
+            inner = answer("DataTransfer", lambda i, p: [3, i, {
+                "status": "Accepted", "data": {"status": "EmptyResultSet"}}])
+            assert inner["vendorId"] == ocppdiag.DEFAULT_VENDOR_ID
+            assert inner["messageId"] == "GetDiagnosticsCatalog" and "requestId" in inner["data"]
+            assert len(fut.result(15)) == 0 and st.diag_binding == ocppdiag.DATA_TRANSFER
+
+            fut = ask(st.start_diagnostics(["prüfung"], check=False))
+            answer("DataTransfer", lambda i, p: [3, i, {
+                "status": "Accepted", "data": {"status": "Vielleicht"}}])
+            with pytest.raises(ocppdiag.CallError) as e:
+                fut.result(15)
+            assert e.value.code == "InvalidCallResult" and "Vielleicht" in e.value.description
+            assert st.diag.runs == {}  # nothing waits for a run that never started
+
+            fut = ask(st.cancel_diagnostics(5))
+            answer("DataTransfer", lambda i, p: [3, i, {
+                "status": "Rejected", "statusInfo": {"reasonCode": "Nein",
+                                                     "additionalInfo": "pas de ça"}}])
+            with pytest.raises(ocppdiag.CallError) as e:
+                fut.result(15)
+            assert e.value.code == "Rejected" and e.value.description == "pas de ça"
+        assert c.violations == [] and c.errors == []
+    finally:
+        c.stop()
+
+
 def test_diagnostic_tests_read_from_a_base_report(csms, agent):
     """Without the native catalog: the DiagnosticTest components of a GetBaseReport give
     the tests and their parameters, enough to check a request before sending it."""
