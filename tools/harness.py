@@ -118,6 +118,27 @@ class ThreadedCsms:
     def connected(self, station):
         return station in self.csms.stations
 
+    # -- diagnostics (ocppdiag), on the CSMS's loop --
+
+    def station(self, station):
+        """The connected session (a Station21: ocppdiag.DiagnosticsMixin); use its
+        coroutines through run(), e.g. csms.run(csms.station("CS001").get_diagnostics_catalog())."""
+        return self.csms.station(station)
+
+    def run(self, coro, timeout=30):
+        """Run a coroutine on the CSMS's loop and return its result (blocking)."""
+        return self._run(coro, timeout + _GRACE)
+
+    @property
+    def csms_loop(self):
+        """The CSMS's event loop (for asyncio.run_coroutine_threadsafe)."""
+        return self._loop
+
+    def diagnostics(self, station):
+        """The ocppdiag.StationDiagnostics of station (read it from the test thread
+        only after the events you wait for)."""
+        return self.csms.diagnostics(station)
+
     # -- records --
 
     def messages(self, station=None, action=None, type=None):
@@ -157,7 +178,7 @@ class ThreadedCsms:
 
     def _summary(self, headline, last=40):
         lines = [headline, "events (last %d):" % last]
-        lines += ["  " + format_event(k, r) for k, r in self._events[-last:]] or ["  (none)"]
+        lines += ["  " + format_event(k, r, 400) for k, r in self._events[-last:]] or ["  (none)"]
         if self.csms.violations:
             lines.append("violations:")
             lines += ["  %s %s: %s" % (v["station"], v["action"], v["error"])
