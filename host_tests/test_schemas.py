@@ -275,6 +275,12 @@ INVALID = [
 
 # ------------------------------------------------------------------ tests
 
+def spec_version():
+    """The version in SPEC.md's front matter (`| Version | 1.0 |`)."""
+    with open(SPEC, encoding="utf-8") as f:
+        return re.search(r"^\| Version \| (\d+\.\d+) \|$", f.read(), re.M).group(1)
+
+
 def schema_files():
     return sorted(glob.glob(os.path.join(SCHEMAS, "*.json")))
 
@@ -300,7 +306,8 @@ def test_schema_is_valid_draft4(path):
     Draft4Validator.check_schema(s)
     name = os.path.basename(path)[:-5]
     assert s["$schema"] == "http://json-schema.org/draft-06/schema#"
-    assert s["$id"] == "urn:OCPP:Cp:2:2025:1:" + name
+    # The extension's own namespace and version (SPEC.md 4.8), never the OCA's.
+    assert s["$id"] == "urn:x-ocpp-advanced-diagnostics:%s:%s" % (spec_version(), name)
     assert s["additionalProperties"] is False
     assert "customData" in s["properties"]
     for dname, d in s["definitions"].items():
