@@ -92,3 +92,109 @@ def test_the_checker_finds_what_it_should():
                 "| DG01.FR.04 | - | x | SHALL |"):  # four columns
         with pytest.raises(ValueError):
             sc.requirements(spec.replace("\n\n## 15.", "\n" + bad + "\n\n## 15."))
+
+
+# --- example messages of a real run (tools/spec_examples.py) -------------------------
+
+import spec_examples  # noqa: E402
+from diag_helpers import offered  # noqa: E402
+
+EXAMPLES = spec_examples.examples(SPEC_TEXT)
+DIAG_ACTIONS = {"GetDiagnosticsCatalog", "NotifyDiagnosticsCatalog", "StartDiagnostics", "CancelDiagnostics",
+                "NotifyDiagnosticsStatus", "NotifyDiagnosticsResult", "GetDiagnosticsResults"}
+
+
+def test_every_use_case_has_an_example_from_a_real_run():
+    for uc in ["DG%02d" % i for i in range(1, 10)]:
+        frames, _ = EXAMPLES.get(uc, ([], []))
+        assert frames, "%s has no example messages: run `make spec`" % uc
+        # Every CALL with its answer (in DG04 one goes unanswered on purpose), and
+        # nothing answered that was not asked.
+        calls = [f[1] for f in frames if f[0] == 2]
+        answers = [f[1] for f in frames if f[0] in (3, 4)]
+        assert len(set(calls)) == len(calls) and len(set(answers)) == len(answers), uc
+        assert set(answers) <= set(calls), uc
+        assert len(calls) - len(answers) == (1 if uc == "DG04" else 0), uc
+
+
+def _errors(validator, payload):
+    return ["%s at /%s" % (e.message, "/".join(map(str, e.absolute_path))) for e in validator.iter_errors(payload)]
+
+
+@pytest.mark.parametrize("uc", sorted(EXAMPLES))
+def test_examples_validate_against_the_schemas(uc):
+    from ocpp.messages import get_validator
+    frames, _ = EXAMPLES[uc]
+    checked = 0
+    for f, action, _ in spec_examples.actions(frames):
+        if f[0] == 4:
+            continue
+        payload = f[3] if f[0] == 2 else f[2]
+        bad = _errors(get_validator(f[0], action, "2.1"), payload)
+        assert bad == [], "%s %s: %s" % (uc, action, bad)
+        checked += 1
+        if action == "DataTransfer" and f[0] == 2 and payload["messageId"] in DIAG_ACTIONS:
+            # The binding carries the native payload: it checks against the native schema.
+            bad = _errors(get_validator(2, payload["messageId"], "2.1"), payload["data"])
+            assert bad == [], "%s DataTransfer %s: %s" % (uc, payload["messageId"], bad)
+            checked += 1
+    assert checked >= 2
+
+
+def _test_ids(x, out):
+    if isinstance(x, dict):
+        for k, v in x.items():
+            if k == "testId":
+                out.update(v if isinstance(v, list) else [v])
+            elif k == "customTrigger" and v not in ("HealthCheck", "SelfTest"):
+                out.add(v)
+            elif k == "component" and isinstance(v, dict) and v.get("name") == "DiagnosticTest":
+                out.add(v.get("instance"))
+            else:
+                _test_ids(v, out)
+    elif isinstance(x, list):
+        for v in x:
+            _test_ids(v, out)
+    return out
+
+
+def test_examples_use_test_ids_of_the_reference_catalog():
+    used = set()
+    for frames, _ in EXAMPLES.values():
+        _test_ids(frames, used)
+    assert used and used <= set(offered()), used - set(offered())
+
+
+def test_example_results_carry_valid_checksums():
+    from conftest import result_checksum
+    n = 0
+    for frames, _ in EXAMPLES.values():
+        for f in frames:
+            if f[0] == 2 and isinstance(f[3], dict):
+                r = f[3].get("result") or (f[3].get("data") or {}).get("result") if f[2] in (
+                    "NotifyDiagnosticsResult", "DataTransfer") else None
+                if r:
+                    assert r["checksum"] == result_checksum(r), r["resultId"]
+                    n += 1
+    assert n >= 9
+
+
+def test_example_comparison_ignores_only_volatile_values():
+    # `make spec` keeps an example when only ids, times, numbers and checksums changed.
+    frames, notes = EXAMPLES["DG02"]
+    same = spec_examples.signature(frames, notes)
+    import copy
+    moved = copy.deepcopy(frames)
+    for f in moved:
+        f[1] = f[1] + "-other"
+        body = f[-1].get("result") if isinstance(f[-1], dict) else None
+        if body:
+            body["endTime"] = "2031-01-01T00:00:00Z"
+            body["checksum"] = "f" * 64
+    assert spec_examples.signature(moved, notes) == same
+    changed = copy.deepcopy(frames)
+    for f in changed:
+        body = f[-1].get("result") if isinstance(f[-1], dict) else None
+        if body:
+            body["verdict"] = "Failed"
+    assert spec_examples.signature(changed, notes) != same
