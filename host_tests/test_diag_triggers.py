@@ -228,3 +228,29 @@ def test_get_log_uploads_the_journal(csms, agent):
         assert srv.attempts >= 3  # the first upload, then two tries of the failing one
     finally:
         srv.stop()
+
+
+@pytest.mark.req("DG09.FR.05")
+def test_new_get_log_replaces_an_upload_under_way(csms, agent):
+    srv = UploadServer().start()
+    try:
+        srv.status = 503  # the first upload fails and waits a minute before its next attempt
+        res = csms.call(agent.station, "GetLog", {"logType": "DiagnosticsLog", "requestId": 20, "retries": 3,
+                                                  "retryInterval": 60, "log": {"remoteLocation": srv.url + "/a"}})
+        assert res["status"] == "Accepted"
+        with srv.cond:
+            assert srv.cond.wait_for(lambda: srv.attempts >= 1, 15)
+        srv.status = 200
+        res = csms.call(agent.station, "GetLog", {"logType": "DiagnosticsLog", "requestId": 21,
+                                                  "log": {"remoteLocation": srv.url + "/b"}})
+        assert res["status"] == "AcceptedCanceled"
+        csms.wait_for("LogStatusNotification", station=agent.station,
+                      predicate=lambda r: r["payload"] == {"status": "Uploaded", "requestId": 21})
+        assert srv.wait(1)["path"] == "/b"
+        # The replaced upload ends there: no further attempt, no Uploaded, no UploadFailure.
+        old = [r["payload"]["status"] for r in csms.messages(station=agent.station, action="LogStatusNotification")
+               if r["payload"].get("requestId") == 20]
+        assert old == ["Uploading"]
+        assert srv.attempts == 2
+    finally:
+        srv.stop()
