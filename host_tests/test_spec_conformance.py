@@ -89,7 +89,8 @@ def test_the_checker_finds_what_it_should():
     assert sc.generate(out, marks) == out  # idempotent
     for bad in ("| DG02.FR.01 | - | The CS SHALL. |",  # not under its heading
                 "| DG01.FR.01 | - | again SHALL |",  # defined twice
-                "| DG01.FR.04 | - | x | SHALL |"):  # four columns
+                "| DG01.FR.04 | - | x | SHALL |",  # four columns
+                "### 4.1 Other\n\n| DG01.FR.05 | - | The CS SHALL. |"):  # under another heading
         with pytest.raises(ValueError):
             sc.requirements(spec.replace("\n\n## 15.", "\n" + bad + "\n\n## 15."))
 

@@ -61,8 +61,8 @@ def requirements(text):
         if h:
             uc = h.group(1)
             continue
-        if line.startswith("## "):
-            uc = None
+        if line.startswith(("## ", "### ")):
+            uc = None  # another section: a requirement row here belongs to no use case
         if not line.startswith("| DG"):
             continue
         m = _ROW.match(line)
