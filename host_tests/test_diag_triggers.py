@@ -164,6 +164,9 @@ def test_data_transfer_binding(csms, agent):
     assert res["statusInfo"]["additionalInfo"].startswith("OccurrenceConstraintViolation")
     assert _dt(csms, agent.station, "Nope", {})["status"] == "UnknownMessageId"
     assert _dt(csms, agent.station, "StartDiagnostics", {}, vid="com.other")["status"] == "UnknownVendorId"
+    # Another major version of the extension has another vendorId (SPEC.md 4.8): refused, not misread.
+    assert _dt(csms, agent.station, "StartDiagnostics", {"requestId": 6, "test": [{"testId": "memory"}]},
+               vid="org.openchargealliance.diagnostics.v2")["status"] == "UnknownVendorId"
     assert not csms.messages(station=agent.station, action="NotifyDiagnosticsResult")
 
 
