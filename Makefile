@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 HEAP ?= 320k
 
-.PHONY: setup run test bench build clean board-image qemu-check
+.PHONY: setup run test bench build spec clean board-image qemu-check
 
 setup:
 	@sh tools/setup.sh
@@ -18,6 +18,12 @@ bench: build
 
 build:
 	@$(PY) tools/build.py
+
+# docs/diagnostics/SPEC.md: example messages from a real run (kept when only volatile
+# fields differ), then the conformance table from the tests' req markers.
+spec:
+	$(PY) tools/spec_examples.py
+	$(PY) tools/spec_conformance.py
 
 # Board images need a MicroPython checkout (firmware/BOARDS.md): not part of `make test`.
 board-image:

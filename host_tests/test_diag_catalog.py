@@ -1,9 +1,12 @@
 """Diagnostics catalog: discovery through the native message (in parts) and
 through the device model (GetBaseReport / GetVariables)."""
-from conftest import collect
+import pytest
+
+from conftest import collect, gv, sv
 from diag_helpers import offered
 
 
+@pytest.mark.req("DG01.FR.01", "DG01.FR.02")
 def test_catalog_in_parts(csms, agent):
     res = csms.call(agent.station, "GetDiagnosticsCatalog", {"requestId": 5})
     assert res["status"] == "Accepted"
@@ -27,6 +30,7 @@ def test_catalog_in_parts(csms, agent):
     assert tests["noop"]["parameter"][1]["allowedValues"] == ["Passed", "Failed", "Error", "OutOfMemory"]
 
 
+@pytest.mark.req("DG01.FR.03", "DG01.FR.04")
 def test_catalog_filters(csms, agent):
     res = csms.call(agent.station, "GetDiagnosticsCatalog", {"requestId": 6, "testType": ["HealthCheck"]})
     assert res["status"] == "Accepted"
@@ -41,6 +45,7 @@ def test_catalog_filters(csms, agent):
     assert res["status"] == "EmptyResultSet"
 
 
+@pytest.mark.req("DG01.FR.05")
 def test_catalog_in_device_model(csms, agent):
     res = csms.call(agent.station, "GetReport", {"requestId": 9, "componentVariable": [
         {"component": {"name": "DiagnosticTest"}}, {"component": {"name": "DiagnosticsCtrlr"}}]})
@@ -56,3 +61,20 @@ def test_catalog_in_device_model(csms, agent):
     assert iv["variableAttribute"][0]["mutability"] == "ReadWrite"
     assert byname[("DiagnosticsCtrlr", None, "Enabled")]["variableAttribute"][0]["value"] == "true"
     assert ("DiagnosticsCtrlr", None, "HealthCheckInterval") in byname
+
+
+@pytest.mark.req("DG01.FR.06")
+def test_device_model_announces_support_and_version(csms, agent):
+    # What a CSMS reads before it uses the extension (SPEC.md 4.8): the version is the
+    # one in the spec's front matter, which the schemas' $id carry too.
+    from spec_conformance import spec_version
+    res = gv(csms, agent.station, ("DiagnosticsCtrlr", "Available"), ("DiagnosticsCtrlr", "Version"),
+             ("DiagnosticsCtrlr", "VendorId"))
+    assert [r["attributeStatus"] for r in res] == ["Accepted"] * 3
+    assert res[0]["attributeValue"] == "true"
+    assert res[1]["attributeValue"] == spec_version() == "1.0"
+    assert res[2]["attributeValue"] == "org.openchargealliance.diagnostics"
+    # Read-only: a CSMS cannot make the station claim another version.
+    r = sv(csms, agent.station, "DiagnosticsCtrlr", "Version", "2.0")
+    assert r["attributeStatus"] == "Rejected"
+    assert gv(csms, agent.station, ("DiagnosticsCtrlr", "Version"))[0]["attributeValue"] == "1.0"

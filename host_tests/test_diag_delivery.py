@@ -5,6 +5,8 @@ import json
 import os
 import time
 
+import pytest
+
 from conftest import gv, result_checksum, wait_booted
 from diag_helpers import results, start
 
@@ -23,6 +25,7 @@ def pending(csms, agent):
     return gv(csms, agent.station, ("DiagnosticsCtrlr", "ResultsPending"))[0]["attributeValue"]
 
 
+@pytest.mark.req("DG04.FR.02")
 def test_results_delivered_after_reconnect(csms, agent):
     start(csms, agent.station, 1, *[("noop", {"durationMs": 400})] * 5)
     csms.wait_for("NotifyDiagnosticsResult", station=agent.station)
@@ -51,6 +54,7 @@ def test_results_delivered_after_reconnect(csms, agent):
     assert {r["ack"] for r in recs if "ack" in r} == set(ids)
 
 
+@pytest.mark.req("DG04.FR.01", "DG04.FR.02", "DG04.FR.03", "DG04.FR.05")
 def test_killed_agent_keeps_journal_and_delivers_after_restart(csms, make_agent):
     a = make_agent(csms)
     wait_booted(csms, a)
@@ -80,6 +84,7 @@ def test_killed_agent_keeps_journal_and_delivers_after_restart(csms, make_agent)
     assert all(x.get("resultId") != 99 for x in _journal(a))
 
 
+@pytest.mark.req("DG04.FR.08", "DG04.FR.09")
 def test_get_results_replays_from_journal(csms, agent):
     start(csms, agent.station, 1, ("memory",), ("noop", {"durationMs": 0, "outcome": "Failed"}))
     first = results(csms, agent.station, 2)
@@ -97,8 +102,41 @@ def test_get_results_replays_from_journal(csms, agent):
     rec = csms.wait_for("NotifyDiagnosticsResult", station=agent.station, after=n,
                         predicate=lambda r: r["payload"].get("reportRequestId") == 79)
     assert rec["payload"]["result"]["resultId"] == first[0]["resultId"]
+    res = csms.call(agent.station, "GetDiagnosticsResults", {"requestId": 80, "from": "gestern"})
+    assert res["status"] == "Rejected" and res["statusInfo"]["reasonCode"] == "InvalidRange"
 
 
+@pytest.mark.req("DG04.FR.07")
+def test_result_refused_by_the_csms_is_not_sent_again_but_kept(csms, agent):
+    from harness import CallErrorReply
+
+    def refuse(station, payload):
+        raise CallErrorReply("FormatViolation", "refusé: «résultat» illisible")
+
+    csms.add_handler("NotifyDiagnosticsResult", refuse)
+    start(csms, agent.station, 1, ("memory",))
+    r1 = csms.wait_for("NotifyDiagnosticsResult", station=agent.station)["payload"]["result"]
+    csms.add_handler("NotifyDiagnosticsResult", lambda station, payload: {})
+    start(csms, agent.station, 2, ("memory",))
+    # Pending results go out oldest first: had r1 stayed pending it would come before r2.
+    (r2,) = results(csms, agent.station, 1, pred=lambda r: r.get("requestId") == 2)
+    sent = [r["payload"]["result"]["resultId"] for r in
+            csms.messages(station=agent.station, action="NotifyDiagnosticsResult")]
+    assert sent == [r1["resultId"], r2["resultId"]]
+    deadline = time.monotonic() + 10  # r2's acknowledgement is journaled just after it arrives
+    while pending(csms, agent) != "0":
+        assert time.monotonic() < deadline, "a result still pending"
+        time.sleep(0.1)
+    # Still in the journal, for GetDiagnosticsResults (and GetLog).
+    n = len(csms.messages())
+    res = csms.call(agent.station, "GetDiagnosticsResults", {"requestId": 9, "resultIdFrom": r1["resultId"],
+                                                             "maxResults": 1})
+    assert res["status"] == "Accepted"
+    rec = csms.wait_for("NotifyDiagnosticsResult", station=agent.station, after=n)
+    assert rec["payload"]["result"] == r1 and rec["payload"]["reportRequestId"] == 9
+
+
+@pytest.mark.req("DG04.FR.06")
 def test_journal_is_bounded(csms, make_agent):
     a = make_agent(csms)
     wait_booted(csms, a)
@@ -114,6 +152,7 @@ def test_journal_is_bounded(csms, make_agent):
     assert kept[-1]["resultId"] == max(r["resultId"] for r in kept)
 
 
+@pytest.mark.req("DG04.FR.02", "DG05.FR.06")
 def test_offline_results_and_events_delivered_when_csms_returns(make_agent):
     from harness import ThreadedCsms
     c1 = ThreadedCsms().start()

@@ -92,6 +92,7 @@ def test_csms_online_heartbeat_rtt(csms, agent):
     assert "Heartbeat answered in" in r["evidence"] and "WebSocket ping in" in r["evidence"]
 
 
+@pytest.mark.req("DG02.FR.11")
 def test_csms_slow_heartbeat_fails_and_ocpp_answers_meanwhile(csms, agent):
     async def slow(station, payload):
         await asyncio.sleep(1.5)
@@ -240,6 +241,7 @@ def test_nts_ke_port_closed(csms, agent, pki):
     assert "closed (refused)" in reason(r)[1]
 
 
+@pytest.mark.req("DG02.FR.11")
 def test_nts_ke_port_filtered_while_ocpp_answers(csms, agent, peers, pki):
     fb = peers(FullBacklog())
     r, during = run_test(csms, agent.station, 1, "nts", {"servers": "127.0.0.1:%d" % fb.port,
@@ -351,6 +353,7 @@ def test_tcp_open_refused_filtered(csms, make_agent, peers, tmp_path):
         listener.close()
 
 
+@pytest.mark.req("DG01.FR.02")
 def test_catalog_states_what_is_verified(csms, agent):
     res = csms.call(agent.station, "GetDiagnosticsCatalog", {"requestId": 9, "testType": ["IntegrationTest"]})
     assert res["status"] == "Accepted"
@@ -380,6 +383,7 @@ def test_dns_without_resolver_uses_getaddrinfo(csms, agent):
     assert meas(r)["answers@localhost"]["value"] >= 1
 
 
+@pytest.mark.req("DG03.FR.04")
 def test_cancel_closes_the_sockets(csms, agent, peers):
     # Cancelled while waiting on a silent server: Aborted, and the UDP socket of
     # the query is closed (the agent holds no more sockets than before).

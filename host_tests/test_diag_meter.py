@@ -3,6 +3,8 @@
 exception, corrupted CRC, implausible value, slow; Modbus TCP; the Meter component."""
 import time
 
+import pytest
+
 from conftest import gv, sv, wait_booted
 from diag_helpers import meas, results, start, wait_status
 from meter_peer import free_port, meter, pty_pair  # noqa: F401 (fixtures)
@@ -130,6 +132,7 @@ def test_value_out_of_range_fails_naming_value_and_range(csms, make_agent, pty_p
     assert meas(r)["rxBytes"]["value"] == 5 + 16
 
 
+@pytest.mark.req("DG02.FR.11")
 def test_slow_meter_within_timeout_passes_and_ocpp_keeps_answering(csms, make_agent, pty_pair, meter):
     agent_end, meter_end = pty_pair
     meter(serial=meter_end, delay_ms=1500)
@@ -155,6 +158,7 @@ def test_slow_meter_within_timeout_passes_and_ocpp_keeps_answering(csms, make_ag
     assert 1500 <= rt["value"] <= 2500 and rt["limit"] == "<= 3000" and rt["withinLimit"]
 
 
+@pytest.mark.req("DG03.FR.04")
 def test_cancel_during_a_read_closes_the_port(csms, make_agent, pty_pair, meter):
     agent_end, meter_end = pty_pair
     meter(serial=meter_end, delay_ms=2000)
@@ -257,6 +261,7 @@ def test_meter_component_read_write_and_persisted(csms, make_agent, pty_pair):
     assert [g["attributeValue"] for g in got] == ["19200", "E", "/dev/ttyUSB1", "192.0.2.7", "3"]
 
 
+@pytest.mark.req("DG01.FR.02")
 def test_catalog_describes_the_meter_test(csms, make_agent, pty_pair):
     from conftest import collect
     a = booted(csms, make_agent, device=pty_pair[0])

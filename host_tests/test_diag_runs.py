@@ -8,6 +8,7 @@ from conftest import gv, sv
 from diag_helpers import meas, results, start, statuses, wait_status
 
 
+@pytest.mark.req("DG02.FR.07", "DG02.FR.08")
 def test_memory_test_with_parameters(csms, agent):
     res = start(csms, agent.station, 1, ("memory", {"minFreeBytes": 1000, "minLargestBlock": 512}),
                 requestor="operator:alice")
@@ -23,6 +24,7 @@ def test_memory_test_with_parameters(csms, agent):
     assert statuses(csms, agent.station, 1) == ["Running", "Finished"]
 
 
+@pytest.mark.req("DG02.FR.12")
 def test_failed_verdict_raises_event_and_clears(csms, agent):
     start(csms, agent.station, 2, ("memory", {"minFreeBytes": 16777216}))
     (r,) = results(csms, agent.station, 1)
@@ -44,6 +46,7 @@ def test_failed_verdict_raises_event_and_clears(csms, agent):
     assert v[1]["attributeValue"] == str(r["resultId"])
 
 
+@pytest.mark.req("DG02.FR.01", "DG02.FR.02", "DG02.FR.03")
 @pytest.mark.parametrize("test,code,name", [
     (("memory", {"bogus": 1}), "UnknownParameter", "bogus"),
     (("memory", {"minFreeBytes": "lots"}), "InvalidParameter", "minFreeBytes"),
@@ -58,10 +61,12 @@ def test_bad_parameters_refused_naming_them(csms, agent, test, code, name):
     assert res["status"] == "Rejected"
     assert res["statusInfo"]["reasonCode"] == code
     assert name in res["statusInfo"]["additionalInfo"]
+    assert "test " + test[0] in res["statusInfo"]["additionalInfo"]  # the test, then the parameter
     # Nothing ran.
     assert not csms.messages(station=agent.station, action="NotifyDiagnosticsResult")
 
 
+@pytest.mark.req("DG02.FR.02", "DG02.FR.03")
 def test_min_interval_constraint_refuses(csms, agent):
     assert start(csms, agent.station, 20, ("flash", {"sizeBytes": 1024}))["status"] == "Accepted"
     (r,) = results(csms, agent.station, 1)
@@ -71,6 +76,22 @@ def test_min_interval_constraint_refuses(csms, agent):
     assert "flash" in res["statusInfo"]["additionalInfo"]
 
 
+@pytest.mark.req("DG02.FR.10")
+def test_later_test_that_may_not_start_is_skipped_and_the_rest_runs(csms, agent):
+    # flash has a minimum interval of 5 s: its second run in one request may not start.
+    res = start(csms, agent.station, 22, ("flash", {"sizeBytes": 1024}), ("flash",), ("memory",),
+                requestor="opérateur:zoë")
+    assert res["status"] == "Accepted"
+    rs = results(csms, agent.station, 3)
+    assert [(r["testId"], r["verdict"]) for r in rs] == [("flash", "Passed"), ("flash", "Skipped"),
+                                                        ("memory", "Passed")]
+    assert rs[1]["statusInfo"]["reasonCode"] == "MinInterval"
+    assert "flash" in rs[1]["statusInfo"]["additionalInfo"]
+    assert all(r["requestId"] == 22 and r["requestor"] == "opérateur:zoë" for r in rs)
+    wait_status(csms, agent.station, 22, "Finished")
+
+
+@pytest.mark.req("DG02.FR.02")
 def test_concurrency_limit_gives_busy(csms, agent):
     sv(csms, agent.station, "DiagnosticsCtrlr", "MaxConcurrentRuns", "1")
     assert start(csms, agent.station, 30, ("noop", {"durationMs": 1500}))["status"] == "Accepted"
@@ -81,12 +102,14 @@ def test_concurrency_limit_gives_busy(csms, agent):
     assert start(csms, agent.station, 32, ("memory",))["status"] == "Accepted"
 
 
+@pytest.mark.req("DG02.FR.06")
 def test_timeout_gives_timed_out(csms, agent):
     start(csms, agent.station, 40, ("noop", {"durationMs": 10000}))
     (r,) = results(csms, agent.station, 1, timeout=10)
     assert r["verdict"] == "TimedOut" and r["statusInfo"]["reasonCode"] == "Timeout"
 
 
+@pytest.mark.req("DG02.FR.06")
 def test_exception_gives_error_and_agent_stays_up(csms, agent):
     start(csms, agent.station, 41, ("noop", {"durationMs": 0, "outcome": "Error"}))
     (r,) = results(csms, agent.station, 1)
@@ -95,6 +118,7 @@ def test_exception_gives_error_and_agent_stays_up(csms, agent):
     assert results(csms, agent.station, 2)[1]["verdict"] == "Passed"
 
 
+@pytest.mark.req("DG02.FR.06")
 def test_memory_error_inside_a_test_gives_error(csms, agent):
     start(csms, agent.station, 43, ("noop", {"durationMs": 0, "outcome": "OutOfMemory"}))
     (r,) = results(csms, agent.station, 1)
@@ -115,6 +139,7 @@ def wait_running(csms, station, tid, timeout=5):
         time.sleep(0.02)
 
 
+@pytest.mark.req("DG03.FR.01", "DG03.FR.02", "DG03.FR.03")
 def test_cancel_aborts_running_and_skips_rest(csms, agent):
     start(csms, agent.station, 50, ("noop", {"durationMs": 2500}), ("memory",))
     wait_status(csms, agent.station, 50, "Running")
@@ -129,6 +154,7 @@ def test_cancel_aborts_running_and_skips_rest(csms, agent):
     assert res["status"] == "Rejected"
 
 
+@pytest.mark.req("DG02.FR.06", "DG02.FR.09", "DG04.FR.03")
 def test_sequence_stop_on_failure(csms, agent):
     start(csms, agent.station, 60, ("noop", {"durationMs": 0, "outcome": "Failed"}), ("memory",),
           ("noop", {"durationMs": 0}), stopOnFailure=True)
@@ -145,6 +171,7 @@ def test_sequence_stop_on_failure(csms, agent):
     assert [r["verdict"] for r in results(csms, agent.station, 2, after=n)] == ["Failed", "Passed"]
 
 
+@pytest.mark.req("DG02.FR.11")
 def test_ocpp_keeps_answering_while_tests_run(csms, agent):
     start(csms, agent.station, 70, ("noop", {"durationMs": 2000}), ("flash", {"sizeBytes": 65536}))
     wait_status(csms, agent.station, 70, "Running")

@@ -116,6 +116,7 @@ def _tls_agent(make_agent, ca, srv, **over):
     return c, a
 
 
+@pytest.mark.req("DG02.FR.13")
 def test_security_names_each_insecure_setting(csms, make_agent):
     # Production with plain ws://, a password holding the station id, noop offered, and
     # the journal last uploaded over plain http.

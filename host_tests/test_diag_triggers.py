@@ -13,6 +13,7 @@ from upload_server import UploadServer
 MEMORY = {"name": "DiagnosticTest", "instance": "memory"}
 
 
+@pytest.mark.req("DG05.FR.02", "DG05.FR.03")
 def test_schedule_fires_and_persists(csms, make_agent):
     a = make_agent(csms)
     wait_booted(csms, a)
@@ -30,6 +31,7 @@ def test_schedule_fires_and_persists(csms, make_agent):
     assert sv(csms, a.station, MEMORY, "Interval", "0")["attributeStatus"] == "Accepted"
 
 
+@pytest.mark.req("DG05.FR.01")
 def test_start_diagnostics_with_schedule(csms, agent):
     res = start(csms, agent.station, 5, ("noop", {"durationMs": 10}), schedule={"interval": 1})
     assert res["status"] == "Accepted"
@@ -42,6 +44,7 @@ def test_start_diagnostics_with_schedule(csms, agent):
     assert res["status"] == "Rejected" and "durationMs" in res["statusInfo"]["additionalInfo"]
 
 
+@pytest.mark.req("DG05.FR.04")
 @pytest.mark.parametrize("timing", ["BeforeBoot", "AfterBoot"])
 def test_startup_tests(csms, make_agent, timing):
     a = make_agent(csms, startupTests="memory,flash")
@@ -62,6 +65,7 @@ def test_startup_tests(csms, make_agent, timing):
         assert "diag: memory" not in before_connect
 
 
+@pytest.mark.req("DG06.FR.01", "DG06.FR.02")
 def test_health_check_on_its_interval(csms, agent):
     r = sv(csms, agent.station, "DiagnosticsCtrlr", "HealthCheckInterval", "1")
     assert r["attributeStatus"] == "Accepted"
@@ -74,6 +78,7 @@ def test_health_check_on_its_interval(csms, agent):
     sv(csms, agent.station, "DiagnosticsCtrlr", "HealthCheckInterval", "0")
 
 
+@pytest.mark.req("DG06.FR.02", "DG06.FR.03", "DG06.FR.04", "DG08.FR.01")
 def test_health_degrades_after_failed_self_test(csms, agent):
     start(csms, agent.station, 1, ("noop", {"durationMs": 0, "outcome": "Failed"}))
     results(csms, agent.station, 1)
@@ -89,6 +94,7 @@ def test_health_degrades_after_failed_self_test(csms, agent):
     assert ev["payload"]["eventData"][0]["actualValue"] == "Degraded"
 
 
+@pytest.mark.req("DG05.FR.05", "DG08.FR.01", "DG08.FR.02", "DG08.FR.03", "DG08.FR.04", "DG08.FR.05")
 def test_custom_trigger_with_parameters(csms, agent):
     vid = "org.openchargealliance.diagnostics"
     res = csms.call(agent.station, "TriggerMessage", {
@@ -104,6 +110,11 @@ def test_custom_trigger_with_parameters(csms, agent):
     res = csms.call(agent.station, "TriggerMessage", {"requestedMessage": "CustomTrigger",
                                                       "customTrigger": "noop"})
     assert res["status"] == "Rejected" and res["statusInfo"]["reasonCode"] == "MissingParameter"
+    # Parameters belong to one test, not to a group.
+    res = csms.call(agent.station, "TriggerMessage", {
+        "requestedMessage": "CustomTrigger", "customTrigger": "SelfTest",
+        "customData": {"vendorId": vid, "parameter": [{"name": "minFreeBytes", "value": 2048}]}})
+    assert res["status"] == "Rejected" and res["statusInfo"]["reasonCode"] == "AmbiguousParameters"
     res = csms.call(agent.station, "TriggerMessage", {"requestedMessage": "CustomTrigger",
                                                       "customTrigger": "TeleportTest"})
     assert res["status"] == "NotImplemented"
@@ -130,6 +141,7 @@ def _dt(csms, station, message_id, data, vid="org.openchargealliance.diagnostics
     return csms.call(station, "DataTransfer", {"vendorId": vid, "messageId": message_id, "data": data})
 
 
+@pytest.mark.req("DG07.FR.01", "DG07.FR.02", "DG07.FR.03", "DG07.FR.04")
 def test_data_transfer_binding(csms, agent):
     res = _dt(csms, agent.station, "GetDiagnosticsCatalog", {"requestId": 3, "testId": ["memory"]})
     assert res["status"] == "Accepted" and res["data"] == {"status": "Accepted"}
@@ -152,9 +164,13 @@ def test_data_transfer_binding(csms, agent):
     assert res["statusInfo"]["additionalInfo"].startswith("OccurrenceConstraintViolation")
     assert _dt(csms, agent.station, "Nope", {})["status"] == "UnknownMessageId"
     assert _dt(csms, agent.station, "StartDiagnostics", {}, vid="com.other")["status"] == "UnknownVendorId"
+    # Another major version of the extension has another vendorId (SPEC.md 4.8): refused, not misread.
+    assert _dt(csms, agent.station, "StartDiagnostics", {"requestId": 6, "test": [{"testId": "memory"}]},
+               vid="org.openchargealliance.diagnostics.v2")["status"] == "UnknownVendorId"
     assert not csms.messages(station=agent.station, action="NotifyDiagnosticsResult")
 
 
+@pytest.mark.req("DG07.FR.05")
 def test_falls_back_to_data_transfer_for_a_plain_csms(csms, make_agent):
     from harness import CallErrorReply
 
@@ -172,6 +188,7 @@ def test_falls_back_to_data_transfer_for_a_plain_csms(csms, make_agent):
     sv(csms, a.station, MEMORY, "Interval", "0")
 
 
+@pytest.mark.req("DG09.FR.01", "DG09.FR.02", "DG09.FR.03", "DG09.FR.04")
 def test_get_log_uploads_the_journal(csms, agent):
     srv = UploadServer().start()
     try:
@@ -196,7 +213,10 @@ def test_get_log_uploads_the_journal(csms, agent):
         assert rec["payload"] == {"status": "Idle"}
         res = csms.call(agent.station, "GetLog", {"logType": "SecurityLog", "requestId": 10,
                                                   "log": {"remoteLocation": srv.url}})
-        assert res["status"] == "Rejected"
+        assert res["status"] == "Rejected" and res["statusInfo"]["reasonCode"] == "UnsupportedLogType"
+        res = csms.call(agent.station, "GetLog", {"logType": "DiagnosticsLog", "requestId": 10,
+                                                  "log": {"remoteLocation": "ftp://127.0.0.1/journal"}})
+        assert res["status"] == "Rejected" and res["statusInfo"]["reasonCode"] == "UnsupportedProtocol"
         # Upload refused by the server: retried, then UploadFailure.
         srv.status = 500
         res = csms.call(agent.station, "GetLog", {"logType": "DiagnosticsLog", "requestId": 11, "retries": 1,
@@ -209,5 +229,31 @@ def test_get_log_uploads_the_journal(csms, agent):
         info = rec["payload"]["statusInfo"]["additionalInfo"]
         assert "500" in info or "ECONNRESET" in info, info
         assert srv.attempts >= 3  # the first upload, then two tries of the failing one
+    finally:
+        srv.stop()
+
+
+@pytest.mark.req("DG09.FR.05")
+def test_new_get_log_replaces_an_upload_under_way(csms, agent):
+    srv = UploadServer().start()
+    try:
+        srv.status = 503  # the first upload fails and waits a minute before its next attempt
+        res = csms.call(agent.station, "GetLog", {"logType": "DiagnosticsLog", "requestId": 20, "retries": 3,
+                                                  "retryInterval": 60, "log": {"remoteLocation": srv.url + "/a"}})
+        assert res["status"] == "Accepted"
+        with srv.cond:
+            assert srv.cond.wait_for(lambda: srv.attempts >= 1, 15)
+        srv.status = 200
+        res = csms.call(agent.station, "GetLog", {"logType": "DiagnosticsLog", "requestId": 21,
+                                                  "log": {"remoteLocation": srv.url + "/b"}})
+        assert res["status"] == "AcceptedCanceled"
+        csms.wait_for("LogStatusNotification", station=agent.station,
+                      predicate=lambda r: r["payload"] == {"status": "Uploaded", "requestId": 21})
+        assert srv.wait(1)["path"] == "/b"
+        # The replaced upload ends there: no further attempt, no Uploaded, no UploadFailure.
+        old = [r["payload"]["status"] for r in csms.messages(station=agent.station, action="LogStatusNotification")
+               if r["payload"].get("requestId") == 20]
+        assert old == ["Uploading"]
+        assert srv.attempts == 2
     finally:
         srv.stop()

@@ -7,6 +7,8 @@ import shutil
 import subprocess
 import time
 
+import pytest
+
 from harness import CallErrorReply
 from conftest import MICROPYTHON, ROOT, AgentProc, base_config, collect, gv, result_checksum, wait_booted
 from diag_helpers import results, start
@@ -27,6 +29,7 @@ BROKEN = {
 }
 
 
+@pytest.mark.req("DG01.FR.07")
 def test_broken_test_modules_are_left_out_and_reported(csms, build_dir, tmp_path):
     build = str(tmp_path / "build")
     shutil.copytree(build_dir, build)
@@ -78,6 +81,7 @@ def test_every_shipped_test_module_checks(tmp_path):
 
 # --- 9. a power cut during a run ends in results ----------------------------------------
 
+@pytest.mark.req("DG04.FR.01", "DG04.FR.03", "DG04.FR.04")
 def test_power_cut_during_a_run_ends_every_test_in_a_result(csms, make_agent):
     a = make_agent(csms)
     wait_booted(csms, a)
@@ -121,6 +125,7 @@ def _valid_line(rec):
     return body + b" " + ("%08x" % (zlib.crc32(body) & 0xFFFFFFFF)).encode() + b"\n"
 
 
+@pytest.mark.req("DG04.FR.05")
 def test_corrupt_journal_and_state_never_stop_the_start(csms, make_agent, tmp_path):
     state = tmp_path / "state"
     state.mkdir()
@@ -198,6 +203,7 @@ def test_floods_are_bounded_and_every_accepted_one_completes(make_agent):
 
 # --- checksums over decimal numbers --------------------------------------------------------
 
+@pytest.mark.req("DG02.FR.07")
 def test_checksum_of_decimals_matches_what_the_csms_recomputes(tmp_path):
     # MicroPython prints some floats with a wrong 17th digit (0.812 ->
     # 0.8120000000000001); the CSMS recomputes the checksum from the value it parsed.
@@ -221,6 +227,7 @@ def test_checksum_of_decimals_matches_what_the_csms_recomputes(tmp_path):
 
 # --- memory pressure: every accepted request still ends in results ------------------------
 
+@pytest.mark.req("DG02.FR.06")
 def test_results_hold_when_the_heap_is_nearly_full(csms, build_dir, tmp_path):
     # 224 KB is just above the smallest heap this 64-bit build runs the diagnostics in
     # (about 180 KB of it are code and names): runs, reports and catalogs at once then

@@ -11,6 +11,8 @@ import re
 import pytest
 from jsonschema import Draft4Validator
 
+from spec_conformance import spec_version
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCHEMAS = os.path.join(ROOT, "docs", "diagnostics", "schemas")
 SPEC = os.path.join(ROOT, "docs", "diagnostics", "SPEC.md")
@@ -76,23 +78,26 @@ DESCRIPTOR_METER = {
 }
 
 RESULT = {
+    # the worked example of SPEC.md, "Checksum": a real result shape of the reference
+    # `memory` test (every parameter, defaults included; statusInfo for a Failed verdict)
     "resultId": 42,
     "requestId": 7,
-    "testId": "MemoryCheck",
+    "testId": "memory",
     "testType": "SelfTest",
     "requestor": "ops-agent/anomaly-7",
     "trigger": "OnDemand",
-    "parameter": [{"name": "minFreeBytes", "value": 20000}, {"name": "mode", "value": "quick"}],
+    "parameter": [{"name": "minFreeBytes", "value": 200000}, {"name": "minLargestBlock", "value": 4096}],
     "startTime": "2025-06-01T10:15:00Z",
     "endTime": "2025-06-01T10:15:02Z",
-    "verdict": "Passed",
+    "verdict": "Failed",
     "measurement": [
-        {"name": "freeBytes", "value": 48213, "unit": "B", "limit": ">= 20000", "withinLimit": True},
-        {"name": "fragmentation", "value": 0.125},
+        {"name": "freeHeap", "value": 48213, "unit": "B", "limit": ">= 200000", "withinLimit": False},
+        {"name": "largestBlock", "value": 30016, "unit": "B", "limit": ">= 4096", "withinLimit": True},
+        {"name": "usedHeap", "value": 272467, "unit": "B"},
     ],
-    "evidence": "48213 B free after gc; largest block 30016 B",
-    # the worked example of SPEC.md, "Checksum"
-    "checksum": "c65d436541c474321a242de9ddea972cb9f955d0e302cbce73cab9844217ee68",
+    "evidence": "free 48213 B (limit 200000), largest block 30016 B (limit 4096)",
+    "statusInfo": {"reasonCode": "BelowLimit", "additionalInfo": "heap below limit"},
+    "checksum": "47f932ae4b12625e7b5d0d4a824d666d365af18f71aa796f505f7f9029c45b4e",
 }
 
 RESULT_FAILED = {
@@ -300,7 +305,8 @@ def test_schema_is_valid_draft4(path):
     Draft4Validator.check_schema(s)
     name = os.path.basename(path)[:-5]
     assert s["$schema"] == "http://json-schema.org/draft-06/schema#"
-    assert s["$id"] == "urn:OCPP:Cp:2:2025:1:" + name
+    # The extension's own namespace and version (SPEC.md 4.8), never the OCA's.
+    assert s["$id"] == "urn:x-ocpp-advanced-diagnostics:%s:%s" % (spec_version(), name)
     assert s["additionalProperties"] is False
     assert "customData" in s["properties"]
     for dname, d in s["definitions"].items():
@@ -339,7 +345,7 @@ def test_example_checksum():
         spec = f.read()
     assert body in spec and RESULT["checksum"] in spec
     # the checksum covers every other field
-    changed = dict(RESULT, verdict="Failed")
+    changed = dict(RESULT, verdict="Passed")
     assert checksum(changed) != RESULT["checksum"]
 
 

@@ -3,9 +3,12 @@
 # DiagnosticsCtrlr for the whole, one DiagnosticTest instance per test.
 from model.devmodel import Component
 
+# Version: the version of docs/diagnostics/SPEC.md implemented here (its front matter);
+# with Available, how a CSMS discovers support and version (SPEC.md 4.8).
 _CTRLR = """
 Enabled||b|RW||||||true
 Available||b|R||||||true
+Version||s|R|||||c|1.0
 MaxConcurrentRuns||i|RW||1|8|||2
 HealthCheckInterval||i|RW|s|0|604800|||0
 StartupTests||s|RW|||500|||

@@ -1,6 +1,11 @@
 # Stand-in for the qemu port only: it has no network stack at all. This models a station
 # whose link is down: names resolve to themselves, every connection is unreachable.
-from errno import EADDRNOTAVAIL, EHOSTUNREACH, EINVAL
+import errno as _errno
+
+# The port's errno table is short: names it lacks get their Linux numbers.
+EADDRNOTAVAIL = getattr(_errno, "EADDRNOTAVAIL", 99)
+EHOSTUNREACH = getattr(_errno, "EHOSTUNREACH", 113)
+EINVAL = _errno.EINVAL
 
 AF_INET = 2
 AF_INET6 = 10
