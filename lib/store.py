@@ -74,10 +74,10 @@ def claim(dirname, station_id):
         have = b""
     if have and have != want:
         try:
-            who = repr(have.decode()[:60])
+            who = "'%s'" % have.decode()[:60]  # not repr: MicroPython's escapes non-ASCII
         except UnicodeError:
             who = "unreadable (%d bytes)" % len(have)
-        raise Owned("dataDir %s belongs to station %s, not %r; give each station its own dataDir "
+        raise Owned("dataDir %s belongs to station %s, not '%s'; give each station its own dataDir "
                     "(or leave dataDir out: it defaults to state/<stationId>)" % (dirname, who, station_id))
     if not have:
         write_atomic(path, want)
