@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import HEAP, MICROPYTHON, ROOT, AgentProc, base_config, collect, gv, wait_booted
+from conftest import HEAP, MICROPYTHON, ROOT, AgentProc, base_config, collect, gv, sv, wait_booted
 from diag_helpers import results, start, wait_status
 from net_peers import free_port
 
@@ -130,6 +130,18 @@ def test_connector_states_from_the_charger_refuse_intrusive_and_state_bound_test
     code, info = _refusal(csms, st, 9, "contactor")
     assert code == "SessionActive" and "contactor" in info and "session" in info
     _passes(csms, st, 10, "standby")
+    # Runs the station starts itself end in Skipped with the reason: a trigger, a schedule.
+    n = len(csms.messages())
+    res = csms.call(st, "TriggerMessage", {"requestedMessage": "CustomTrigger", "customTrigger": "contactor"})
+    assert res["status"] == "Accepted"
+    assert sv(csms, st, {"name": "DiagnosticTest", "instance": "contactor"}, "Interval", "1"
+              )["attributeStatus"] == "Accepted"
+    rs = results(csms, st, 2, after=n)
+    assert sv(csms, st, {"name": "DiagnosticTest", "instance": "contactor"}, "Interval", "0"
+              )["attributeStatus"] == "Accepted"
+    assert sorted(r["trigger"] for r in rs) == ["CustomTrigger", "Scheduled"]
+    for r in rs:
+        assert (r["testId"], r["verdict"], r["statusInfo"]["reasonCode"]) == ("contactor", "Skipped", "SessionActive")
     a.ok("session off 1")
     _passes(csms, st, 11, "contactor")
     # A session on the station as a whole, ended as a whole.
@@ -183,7 +195,7 @@ def test_registered_tests_are_checked_like_built_in_ones(csms, embedded):
     assert "test module typo left out" in a.log()
 
 
-@pytest.mark.req("DG17.FR.08")
+@pytest.mark.req("DG17.FR.08", "DG17.FR.11")
 def test_last_health_and_no_energy_transfer_during_an_intrusive_test(csms, embedded):
     a, st = embedded, embedded.station
     assert a.ok("health") is None
