@@ -60,7 +60,7 @@ class Charger:
         """A connector's OCPP ConnectorStatus; a change is sent to the CSMS as a
         StatusNotification (queued while offline, like every other one)."""
         a = self.agent
-        if (evse, connector) not in a.connectors():
+        if type(evse) is not int or type(connector) is not int or (evse, connector) not in a.connectors():
             raise ValueError("no connector %r on EVSE %r (this station has %s)"
                              % (connector, evse, a.cfg["evses"]))
         if status not in STATES:
