@@ -10,6 +10,7 @@ package("modbus", base_path="../lib")
 package("umodbus", files=("__init__.py", "version.py", "const.py", "functions.py"),
         base_path="../.deps")
 module("agent.py", base_path="../lib")
+module("charger.py", base_path="../lib")
 module("clock.py", base_path="../lib")
 module("config.py", base_path="../lib")
 module("lazy.py", base_path="../lib")
