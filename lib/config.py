@@ -62,7 +62,7 @@ def check(cfg):
     # Two stations never share a journal: by default each id has its own directory
     # (store.claim also refuses a directory another id owns).
     if "dataDir" not in cfg:
-        from store import dir_name
+        from datadir import dir_name
         cfg["dataDir"] = "state/" + dir_name(sid)
     dd = _need(cfg, "dataDir", (str,), "a directory path")
     if not dd or len(dd) > 200:
