@@ -217,3 +217,53 @@ def test_last_health_and_no_energy_transfer_during_an_intrusive_test(csms, embed
     (r,) = results(csms, st, 1, pred=lambda r: r.get("requestId") == 2)
     assert r["verdict"] == "Passed" and "energy transfer allowed while open: False" in r["evidence"]
     assert a.ok("may_charge") is True
+
+
+START_ERRORS = """
+import asyncio, sys
+sys.path.insert(0, sys.argv[1])
+import main
+
+async def firmware():
+    # A bad configuration, then a directory another station owns: the firmware gets an
+    # exception it can handle, never a process exit.
+    for cfg in ({"csmsUrl": "http://x", "stationId": "S", "vendor": "V", "model": "M"},
+                {"csmsUrl": "ws://127.0.0.1:1", "stationId": "Zoë", "vendor": "V", "model": "M",
+                 "dataDir": sys.argv[2]}):
+        try:
+            main.embed(cfg)
+            print("started")
+        except Exception as e:
+            print("refused:", type(e).__name__, e)
+    print("firmware still running")
+
+asyncio.run(firmware())
+"""
+
+
+@pytest.mark.req("DG17.FR.10")
+def test_embedded_start_errors_reach_the_firmware_and_reset_ends_only_the_agent(csms, build_dir, tmp_path):
+    owned = tmp_path / "owned"
+    owned.mkdir()
+    (owned / "owner").write_bytes("CS-Ω".encode())
+    script = tmp_path / "start_errors.py"
+    script.write_text(START_ERRORS, encoding="utf-8")
+    r = subprocess.run([MICROPYTHON, str(script), build_dir, str(owned)], capture_output=True, text=True,
+                       timeout=30, cwd=str(tmp_path))
+    lines = r.stdout.splitlines()
+    assert r.returncode == 0 and lines[-1] == "firmware still running", r.stdout + r.stderr
+    assert lines[0] == "refused: ConfigError 'csmsUrl' must start with ws:// or wss://"
+    assert lines[1].startswith("refused: Owned dataDir %s belongs to station 'CS-Ω', not 'Zoë'" % owned)
+    assert (owned / "owner").read_bytes() == "CS-Ω".encode() and os.listdir(owned) == ["owner"]
+
+    # A CSMS Reset ends the agent's task; on the unix port without on_reset the
+    # firmware's loop goes on (embed_station.py then ends by itself).
+    a = EmbeddedAgent(build_dir, base_config(csms.url, str(tmp_path), stationId="CHARGER-8"), str(tmp_path)).start()
+    try:
+        wait_booted(csms, a)
+        assert csms.call(a.station, "Reset", {"type": "Immediate"})["status"] == "Accepted"
+        a.wait_log("embed: agent ended: reset")
+        assert a.exit_code() == 0
+    finally:
+        a.stop()
+    assert "Traceback" not in a.log()
