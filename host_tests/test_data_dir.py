@@ -2,6 +2,7 @@
 share a journal silently. Without `dataDir` each station id gets its own directory,
 state/<id encoded as a safe file name>; a directory another station id owns (its
 `owner` file) is refused at start-up with one line."""
+import itertools
 import os
 import re
 import subprocess
@@ -12,13 +13,16 @@ from conftest import MICROPYTHON, AgentProc, base_config, wait_booted
 from diag_helpers import results, start
 
 
+_configs = itertools.count()
+
+
 def _agent(build_dir, workdir, url, sid, **over):
     cfg = base_config(url, workdir, stationId=sid, **over)
     if "dataDir" not in over:
         del cfg["dataDir"]  # the default is what is tested
     p = AgentProc(build_dir, cfg, workdir)
     # One working directory (the default dataDir is relative to it), a config file each.
-    p.cfg_path = os.path.join(workdir, "config-%d.json" % len(os.listdir(workdir)))
+    p.cfg_path = os.path.join(workdir, "config-%d.json" % next(_configs))
     return p
 
 
@@ -35,9 +39,11 @@ def _owners(state):
 def test_data_dir_defaults_per_station_id(csms, build_dir, tmp_path):
     work = str(tmp_path)
     # Ids that are unsafe as file names: '.', '*', '\\', spaces, non-ASCII, very long.
-    a = _agent(build_dir, work, csms.url, "CS.1").start()
-    b = _agent(build_dir, work, csms.url, "CS*1").start()
+    a = _agent(build_dir, work, csms.url, "CS.1")
+    b = _agent(build_dir, work, csms.url, "CS*1")
     try:
+        a.start()
+        b.start()
         wait_booted(csms, a)
         wait_booted(csms, b)
         # Each runs a test; each result lands in its own station's journal.
@@ -56,10 +62,10 @@ def test_data_dir_defaults_per_station_id(csms, build_dir, tmp_path):
         assert r["testId"] in ids and other not in ids, journal
 
     odd = ["Zoë ☀ \\..", "..", "☀" * 48, "a" * 48]
-    procs = [_agent(build_dir, work, "ws://127.0.0.1:1", sid).start() for sid in odd]
+    procs = [_agent(build_dir, work, "ws://127.0.0.1:1", sid) for sid in odd]
     try:
         for p in procs:
-            p.wait_log("agent .* starting")
+            p.start().wait_log("agent .* starting")
     finally:
         for p in procs:
             assert p.stop() == 0
@@ -81,17 +87,22 @@ def test_a_data_dir_another_station_owns_is_refused(csms, build_dir, tmp_path):
     work = str(tmp_path)
     shared = os.path.join(work, "shared-state")
     a = _agent(build_dir, work, csms.url, "CS001", dataDir=shared).start()
-    wait_booted(csms, a)
-    assert start(csms, a.station, 1, ("memory",))["status"] == "Accepted"
-    results(csms, a.station, 1)
-    assert a.stop() == 0
+    try:
+        wait_booted(csms, a)
+        assert start(csms, a.station, 1, ("memory",))["status"] == "Accepted"
+        results(csms, a.station, 1)
+    finally:
+        assert a.stop() == 0
     journal = os.path.join(shared, "results.log")
     with open(journal, "rb") as f:
         before = f.read()
 
     def refused(sid):
         b = _agent(build_dir, work, "ws://127.0.0.1:1", sid, dataDir=shared).start()
-        assert b.exit_code() == 2
+        try:
+            assert b.exit_code() == 2
+        finally:
+            b.stop()  # only if it did start after all
         out = b.log().strip()
         assert len(out.splitlines()) == 1 and out.startswith("config error: dataDir %s belongs to station" % shared)
         return out
@@ -103,13 +114,17 @@ def test_a_data_dir_another_station_owns_is_refused(csms, build_dir, tmp_path):
     # The owner still starts there, with its journal.
     n = len(csms.messages())
     a.start()
-    wait_booted(csms, a, after=n)
-    assert a.stop() == 0
+    try:
+        wait_booted(csms, a, after=n)
+    finally:
+        assert a.stop() == 0
     # A directory from before owner files is adopted by the first station to start in it.
     os.remove(os.path.join(shared, "owner"))
     c = _agent(build_dir, work, "ws://127.0.0.1:1", "Borne-Zoë", dataDir=shared).start()
-    c.wait_log("agent Borne-Zoë starting")
-    assert c.stop() == 0
+    try:
+        c.wait_log("agent Borne-Zoë starting")
+    finally:
+        assert c.stop() == 0
     with open(os.path.join(shared, "owner"), "rb") as f:
         assert f.read() == "Borne-Zoë".encode()
     assert "belongs to station 'Borne-Zoë', not 'CS001'" in refused("CS001")

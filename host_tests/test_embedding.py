@@ -32,7 +32,7 @@ class EmbeddedAgent(AgentProc):
             [MICROPYTHON, "-X", "heapsize=" + self.heap, EMBED, self.build_dir, self.cfg_path,
              str(self.port), CHARGER_TESTS],
             stdin=subprocess.PIPE, stdout=self._log, stderr=subprocess.STDOUT, cwd=self.workdir)
-        self.wait_log("embed: control on port")
+        self.wait_log("embed: control on port")  # a failure here: the caller kills it
         self.sock = socket.create_connection(("127.0.0.1", self.port), timeout=10)
         self.rx = self.sock.makefile("rb")
         return self
@@ -57,18 +57,26 @@ class EmbeddedAgent(AgentProc):
         return text
 
     def stop(self, sig=None, timeout=10):
-        try:
-            self.sock.close()
-        except Exception:
-            pass
+        sock = getattr(self, "sock", None)
+        if sock is not None:
+            sock.close()
         return super().stop(sig, timeout)
+
+    def kill(self):
+        if self.proc is not None and self.proc.poll() is None:
+            super().kill()
 
 
 @pytest.fixture
 def embedded(csms, build_dir, tmp_path):
     a = EmbeddedAgent(build_dir, base_config(csms.url, str(tmp_path), stationId="CHARGER-7"), str(tmp_path),
-                      heap=HEAP).start()
-    wait_booted(csms, a)
+                      heap=HEAP)
+    try:
+        a.start()
+        wait_booted(csms, a)
+    except BaseException:
+        a.kill()  # never leave it running behind a failed start
+        raise
     yield a
     assert a.stop() == 0
     text = a.log()
@@ -258,8 +266,9 @@ def test_embedded_start_errors_reach_the_firmware_and_reset_ends_only_the_agent(
 
     # A CSMS Reset ends the agent's task; on the unix port without on_reset the
     # firmware's loop goes on (embed_station.py then ends by itself).
-    a = EmbeddedAgent(build_dir, base_config(csms.url, str(tmp_path), stationId="CHARGER-8"), str(tmp_path)).start()
+    a = EmbeddedAgent(build_dir, base_config(csms.url, str(tmp_path), stationId="CHARGER-8"), str(tmp_path))
     try:
+        a.start()
         wait_booted(csms, a)
         assert csms.call(a.station, "Reset", {"type": "Immediate"})["status"] == "Accepted"
         a.wait_log("embed: agent ended: reset")
