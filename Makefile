@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 HEAP ?= 320k
 
-.PHONY: setup run test bench build spec clean board-image qemu-check
+.PHONY: setup run test bench build spec clean check-tests board-image qemu-check
 
 setup:
 	@sh tools/setup.sh
@@ -12,6 +12,11 @@ run: build
 
 test:
 	$(PY) -m pytest host_tests -q
+
+# Every module in lib/diag/tests/ against the descriptor checker, in MicroPython
+# (also run by make test: host_tests/test_writing_a_test.py).
+check-tests:
+	@MICROPYPATH=.frozen:lib:.deps .venv/bin/micropython tools/check_tests.py lib
 
 bench: build
 	$(PY) tools/bench.py

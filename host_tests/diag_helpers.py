@@ -5,10 +5,11 @@ import re
 from conftest import ROOT, result_checksum, sv, wait_booted
 
 
-def offered():
+def offered(lib=None):
     """testId -> TYPE of every module in lib/diag/tests/ (what the registry lists), read
-    from the sources so that tests follow the set of modules instead of hard-coding it."""
-    d = os.path.join(ROOT, "lib", "diag", "tests")
+    from the sources so that tests follow the set of modules instead of hard-coding it.
+    lib: another source tree's lib/ (test_adding_a_test.py adds a module to a copy)."""
+    d = os.path.join(lib or os.path.join(ROOT, "lib"), "diag", "tests")
     out = {}
     for n in sorted(os.listdir(d)):
         if n.endswith(".py") and not n.startswith("_"):

@@ -118,16 +118,7 @@ def test_custom_trigger_with_parameters(csms, agent):
     res = csms.call(agent.station, "TriggerMessage", {"requestedMessage": "CustomTrigger",
                                                       "customTrigger": "TeleportTest"})
     assert res["status"] == "NotImplemented"
-    n = len(csms.messages())
-    res = csms.call(agent.station, "TriggerMessage", {"requestedMessage": "CustomTrigger",
-                                                      "customTrigger": "SelfTest"})
-    assert res["status"] == "Accepted"
-    # Every SelfTest module runs once: the set comes from lib/diag/tests/.
-    selftests = sorted(t for t, ty in offered().items() if ty == "SelfTest")
-    assert {"memory", "flash", "noop"} <= set(selftests)
-    rs = results(csms, agent.station, len(selftests), after=n)
-    got = {r["testId"]: r for r in rs}
-    assert sorted(got) == selftests and all(r["trigger"] == "CustomTrigger" for r in rs)
+    got = check_selftest_trigger(csms, agent.station)
     assert got["memory"]["verdict"] == "Passed" and got["flash"]["verdict"] == "Passed"
     # No meter in this station's config: the meter test does not apply.
     assert got["meter"]["verdict"] == "Skipped"
@@ -135,6 +126,21 @@ def test_custom_trigger_with_parameters(csms, agent):
     # noop cannot run with defaults (durationMs is required): journaled as Skipped.
     assert got["noop"]["verdict"] == "Skipped"
     assert got["noop"]["statusInfo"]["reasonCode"] == "MissingParameter"
+
+
+def check_selftest_trigger(csms, station, lib=None):
+    """CustomTrigger "SelfTest" runs every SelfTest module once: the set comes from
+    lib/diag/tests/ (this tree's, or another one's: test_adding_a_test.py)
+    -> the results by testId."""
+    n = len(csms.messages())
+    res = csms.call(station, "TriggerMessage", {"requestedMessage": "CustomTrigger", "customTrigger": "SelfTest"})
+    assert res["status"] == "Accepted"
+    selftests = sorted(t for t, ty in offered(lib).items() if ty == "SelfTest")
+    assert {"memory", "flash", "noop"} <= set(selftests)
+    rs = results(csms, station, len(selftests), after=n)
+    got = {r["testId"]: r for r in rs}
+    assert sorted(got) == selftests and all(r["trigger"] == "CustomTrigger" for r in rs)
+    return got
 
 
 def _dt(csms, station, message_id, data, vid="org.openchargealliance.diagnostics"):

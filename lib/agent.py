@@ -9,7 +9,7 @@ import log
 from model.devmodel import DeviceModel
 from ocpp.rpc import Rpc
 from ocpp.station import Station
-from store import Store
+from store import Owned, Store
 
 # CSMS -> station actions and the module that handles each (imported on first use).
 _OPS = (
@@ -34,7 +34,7 @@ class Agent:
             _rxbuf = None
             _rxbuf = bytearray(cfg["maxMessageSize"])
         self.rxbuf = _rxbuf
-        self.store = Store(cfg["dataDir"])
+        self.store = Store(cfg["dataDir"], cfg["stationId"])
         self.dm = DeviceModel(self.store)
         self.rpc = Rpc(self, cfg["messageTimeout"] * 1000)
         self.station = Station(self)
@@ -48,6 +48,7 @@ class Agent:
         self.on_online_hooks = []  # called each time the boot is accepted on a connection
         self.startup_hooks = []  # coroutine functions run as tasks when the agent starts
         self.diag = None
+        self._charger = None  # the embedding API (charger.py), made on first use
         self.stall = None  # benchmark only: event-loop stall meter
         for action, mod in _OPS:
             self.rpc.on(action, mod)
@@ -61,6 +62,14 @@ class Agent:
             sys.modules[ext].install(self)
         self.rpc.timeout_ms = self.dm.get_int("OCPPCommCtrlr", "MessageTimeout", "Default", 30) * 1000
         self.station.boot_reason = self.store.get("bootReason") or "PowerUp"
+
+    @property
+    def charger(self):
+        """The charger firmware's API: connector states, sessions, its own tests."""
+        if self._charger is None:
+            from charger import Charger
+            self._charger = Charger(self)
+        return self._charger
 
     # --- tasks ---------------------------------------------------------------
     def spawn(self, coro):
@@ -280,7 +289,11 @@ def main(argv):
     path = argv[1] if len(argv) > 1 else "config.json"
     cfg = _load_config(path)
     while True:
-        agent = Agent(cfg)
+        try:
+            agent = Agent(cfg)
+        except Owned as e:  # a data directory another station id owns
+            print("config error:", e)
+            sys.exit(2)
         try:
             reason = asyncio.run(agent.run())
         except KeyboardInterrupt:

@@ -3,7 +3,6 @@
 
 _DEFAULTS = (
     ("ocppVersions", ["2.1", "2.0.1"]),
-    ("dataDir", "state"),
     ("evses", [1]),
     ("heartbeatInterval", 300),
     ("messageTimeout", 30),
@@ -60,6 +59,14 @@ def check(cfg):
     sid = _need(cfg, "stationId", (str,), "a string")
     if not (0 < len(sid) <= 48) or "/" in sid or ":" in sid:
         raise ConfigError("'stationId' must be 1..48 characters without '/' or ':'")
+    # Two stations never share a journal: by default each id has its own directory
+    # (store.claim also refuses a directory another id owns).
+    if "dataDir" not in cfg:
+        from datadir import dir_name
+        cfg["dataDir"] = "state/" + dir_name(sid)
+    dd = _need(cfg, "dataDir", (str,), "a directory path")
+    if not dd or len(dd) > 200:
+        raise ConfigError("'dataDir' must be a path of 1..200 characters")
     _need(cfg, "vendor", (str,), "a string")
     _need(cfg, "model", (str,), "a string")
     vers = _need(cfg, "ocppVersions", (list,), "a list such as [\"2.1\", \"2.0.1\"]")

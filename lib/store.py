@@ -35,10 +35,21 @@ def write_atomic(path, data):
     os.rename(tmp, path)
 
 
+class Owned(Exception):
+    """The data directory belongs to another station id (datadir.py)."""
+
+
 class Store:
-    def __init__(self, dirname):
+    def __init__(self, dirname, owner=None):
         self.dir = dirname
         makedirs(dirname)
+        if owner is not None:
+            # Needed once per start: datadir.py is dropped again.
+            import lazy
+            try:
+                lazy.load("datadir").claim(dirname, owner)
+            finally:
+                lazy.drop("datadir")
         self._path = dirname + "/state.json"
         self._d = {}
         for p in (self._path, self._path + ".tmp"):

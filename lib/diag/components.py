@@ -52,17 +52,19 @@ def install(agent):
             return cfg.get("startupTests")
         return None
 
-    def bad_get(var, reason):
-        # A module left out of the catalog: visible here, with the reason.
-        if var == "Problem":
-            return "true"
-        if var == "Description":
-            return ("left out: " + reason)[:500]
-        if var == "Enabled":
-            return "false"
-        return ""
+    agent.dm.add(Component("DiagnosticsCtrlr", _CTRLR, get=ctrlr))
+    for tid in d.registry.ids():
+        add_test(agent, tid)
+    for tid, reason in d.registry.bad:
+        add_bad(agent, tid, reason)
 
-    def test_get(var, tid):
+
+def add_test(agent, tid):
+    """The DiagnosticTest instance of an offered test. `get` is called with the
+    variable's instance; the test is the component's."""
+    d = agent.diag
+
+    def test_get(var, inst):
         if var == "TestType":
             return d.registry.type_of(tid)
         if var in ("Description", "Version", "Parameters"):
@@ -85,11 +87,20 @@ def install(agent):
             return str(last[2]) if last else ""
         return None
 
-    agent.dm.add(Component("DiagnosticsCtrlr", _CTRLR, get=ctrlr))
-    for tid in d.registry.ids():
-        # `get` is called with the variable's instance; the test is the component's.
-        agent.dm.add(Component("DiagnosticTest", _TEST, instance=tid,
-                               get=lambda var, inst, tid=tid: test_get(var, tid)))
-    for tid, reason in d.registry.bad:
-        agent.dm.add(Component("DiagnosticTest", _TEST, instance=tid,
-                               get=lambda var, inst, r=reason: bad_get(var, r)))
+    agent.dm.add(Component("DiagnosticTest", _TEST, instance=tid, get=test_get))
+
+
+def add_bad(agent, tid, reason):
+    """A module left out of the catalog: visible in its DiagnosticTest instance,
+    with the reason."""
+
+    def bad_get(var, inst):
+        if var == "Problem":
+            return "true"
+        if var == "Description":
+            return ("left out: " + reason)[:500]
+        if var == "Enabled":
+            return "false"
+        return ""
+
+    agent.dm.add(Component("DiagnosticTest", _TEST, instance=tid, get=bad_get))

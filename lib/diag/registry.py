@@ -41,6 +41,7 @@ class Registry:
         A module whose descriptor does not check is left out (self.bad), logged,
         and shown in its DiagnosticTest component; the others stay available."""
         self.busy = {}  # testId -> number of runs holding the module
+        self.extra = {}  # testId -> module registered by the charger's firmware (charger.py)
         self.index = []  # [(testId, testType)], sorted by id
         self.bad = []  # [(testId, reason)]
         ids = sorted(only or _listing())
@@ -75,6 +76,30 @@ class Registry:
         lazy.drop("diag.descriptor")
         store.put("diag/index", [list(x) for x in self.index] + [[t, None, r] for t, r in self.bad])
 
+    def add(self, tid, m):
+        """A test module from outside lib/diag/tests/ (charger.register_test):
+        checked like a built-in one. Returns None, or why it is left out."""
+        if type(tid) is not str or not 0 < len(tid) <= 50 or "," in tid or " " in tid:
+            return "test id %r must be 1..50 characters without ',' or ' '" % (tid,)
+        if tid in ("HealthCheck", "SelfTest"):
+            return "test id %s is reserved (a CustomTrigger keyword)" % tid
+        if self.type_of(tid) is not None or tid in [t for t, _ in self.bad]:
+            return "test id %s is already offered" % tid
+        from diag import descriptor
+        try:
+            descriptor.check(m)
+        except descriptor.Bad as e:
+            reason = str(e)[:200]
+            log.warn("diag: test module %s left out: %s", tid, reason)
+            self.bad.append((tid, reason))
+            return reason
+        finally:
+            lazy.drop("diag.descriptor")
+        self.extra[tid] = m
+        self.index.append((tid, m.TYPE))
+        self.index.sort()
+        return None
+
     def ids(self):
         return [t for t, _ in self.index]
 
@@ -85,11 +110,12 @@ class Registry:
         return None
 
     def load(self, tid):
-        return lazy.load(_PKG + tid)
+        return self.extra.get(tid) or lazy.load(_PKG + tid)
 
     def unload(self, tid):
         # Health checks run on an interval: they stay loaded, the rest is dropped.
-        if not self.busy.get(tid) and self.type_of(tid) != "HealthCheck":
+        # Registered modules belong to the firmware that holds them.
+        if not self.busy.get(tid) and self.type_of(tid) != "HealthCheck" and tid not in self.extra:
             lazy.drop(_PKG + tid)
 
     def descriptor(self, tid):

@@ -68,6 +68,10 @@ class Runner:
                 s = a.connector_status(e, n)
                 if s not in allowed:
                     raise Refused("StateNotAllowed", "test %s: connector %d/%d is %s" % (tid, e, n, s))
+        # The charger's firmware says when a session runs (charger.py): an intrusive
+        # test would interrupt it, whatever the connector states say.
+        if intrusive and a._charger is not None and a._charger.sessions:
+            raise Refused("SessionActive", "test %s is intrusive and a charging session is in progress" % tid)
         if network and not a.rpc.online:
             raise Refused("NoNetwork", "test %s needs the network" % tid)
         last = self.started.get(tid)
