@@ -142,3 +142,13 @@ def test_bare_ocpp_station_without_extensions(csms, make_agent):
     names = {d["component"]["name"] for p in collect(csms, a.station, "NotifyReport", 2)
              for d in p["reportData"]}
     assert "OCPPCommCtrlr" in names and not names & {"DiagnosticsCtrlr", "DiagnosticTest"}, names
+
+
+def test_station_id_with_non_ascii_and_url_characters_connects(csms, make_agent):
+    # The id travels as one percent-encoded path segment (UTF-8), and as itself in the
+    # Basic auth user name and the messages.
+    sid = "Ladesäule 7 #Ω?%"  # (the config refuses "/" and ":")
+    a = make_agent(csms, stationId=sid)
+    assert a.station == sid
+    wait_booted(csms, a)
+    assert csms.station(sid) is not None

@@ -13,6 +13,19 @@ from ocpp.outbox import Outbox
 from ocpp.rpc import BadResponse, CallError, Offline
 
 
+def path_segment(s):
+    """The station id as one URL path segment (RFC 3986): unreserved characters stay,
+    every other byte of its UTF-8 is %XX. A raw non-ASCII id made the request line
+    invalid (the CSMS refused the handshake); a '/', '?' or '#' would change the URL."""
+    out = []
+    for b in s.encode():
+        if 48 <= b <= 57 or 65 <= b <= 90 or 97 <= b <= 122 or b in b"-._~":
+            out.append(chr(b))
+        else:
+            out.append("%%%02X" % b)
+    return "".join(out)
+
+
 class Station:
     def __init__(self, agent):
         self.agent = agent
@@ -46,7 +59,7 @@ class Station:
         auth = (cfg["stationId"], pw) if pw else None
         ctx = a.tls_context() if cfg["csmsUrl"].startswith("wss://") else None
         protos = ["ocpp" + v for v in cfg["ocppVersions"]]
-        url = cfg["csmsUrl"].rstrip("/") + "/" + cfg["stationId"]
+        url = cfg["csmsUrl"].rstrip("/") + "/" + path_segment(cfg["stationId"])
         timeout = a.dm.get_int("OCPPCommCtrlr", "MessageTimeout", "Default", 30) * 1000
         return await wsmod.connect(url, protos, auth, ctx, cfg["maxMessageSize"], timeout, a.rxbuf)
 
