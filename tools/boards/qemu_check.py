@@ -124,7 +124,7 @@ def unit_tests(pty, dirpath):
 CONFIG = {
     "csmsUrl": "ws://127.0.0.1:9000/ocpp", "stationId": "QEMU-Ä1", "vendor": "Ünïcode Werk",
     "model": "qemu-mps2-an385", "dataDir": "state",
-    "diagTests": ["memory", "flash", "health", "noop"], "startupTests": ["memory", "health"],
+    "diagTests": ["memory", "flash", "health", "noop"], "startupTests": "memory,health",
     "retryBackOffWaitMinimum": 1, "retryBackOffRandomRange": 1,
 }
 
@@ -140,7 +140,7 @@ def agent_run(pty, dirpath, seconds):
     if "Traceback" in out:
         problems.append("a traceback was printed")
     m = re.search(r"results journaled: (\d+)", out)
-    if not m or int(m.group(1)) < len(CONFIG["startupTests"]):
+    if not m or int(m.group(1)) < len(CONFIG["startupTests"].split(",")):
         problems.append("start-up results not journaled (%s)" % (m.group(0) if m else "no count"))
     if not journal:
         problems.append("nothing written under state/")
