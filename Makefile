@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 HEAP ?= 320k
 
-.PHONY: setup run test bench build spec clean check-tests board-image qemu-check
+.PHONY: setup run test bench build spec clean check-tests board-image manifest-check qemu-check
 
 setup:
 	@sh tools/setup.sh
@@ -34,6 +34,11 @@ spec:
 board-image:
 	@test -n "$(MPY_DIR)" -a -n "$(BOARD)" || { echo "usage: make board-image BOARD=RPI_PICO_W MPY_DIR=/path/to/micropython [BASELINE=1]"; exit 2; }
 	$(PY) tools/boards/image.py --board $(BOARD) --mpy-dir $(MPY_DIR) $(if $(BASELINE),--baseline)
+
+# Resolve firmware/manifest.py for any board without building (e.g. ESP32_GENERIC).
+manifest-check:
+	@test -n "$(MPY_DIR)" -a -n "$(BOARD)" || { echo "usage: make manifest-check BOARD=ESP32_GENERIC MPY_DIR=/path/to/micropython"; exit 2; }
+	$(PY) tools/boards/image.py --board $(BOARD) --mpy-dir $(MPY_DIR) --check-manifest
 
 qemu-check:
 	@test -n "$(MPY_DIR)" || { echo "usage: make qemu-check MPY_DIR=/path/to/micropython"; exit 2; }

@@ -79,6 +79,27 @@ def frozen_share(elf):
     return total
 
 
+def check_manifest(mpy_dir, port, board):
+    """Resolve firmware/manifest.py for a board with MicroPython's own tools/manifestfile.py
+    (no compiler needed: ESP32's toolchain cannot be downloaded here) and check that every
+    agent module is frozen next to the board's own modules. -> (board modules, agent modules)"""
+    out = subprocess.run(
+        [sys.executable, os.path.join(mpy_dir, "tools", "manifestfile.py"), "--freeze",
+         "--top", mpy_dir, "--port", os.path.join(mpy_dir, "ports", port),
+         "--board", os.path.join(mpy_dir, "ports", port, "boards", board), MANIFEST],
+        capture_output=True, text=True)
+    if out.returncode:
+        raise SystemExit("manifest for %s does not resolve: %s" % (board, out.stderr.strip()))
+    frozen = set(re.findall(r"target_path='([^']+)'", out.stdout))
+    lib = os.path.join(ROOT, "lib")
+    want = {os.path.relpath(os.path.join(d, f), lib) for d, _, fs in os.walk(lib) for f in fs
+            if f.endswith(".py")}
+    missing = sorted(want - frozen)
+    if missing:
+        raise SystemExit("manifest for %s leaves out: %s" % (board, ", ".join(missing)))
+    return sorted(frozen - want), sorted(want)
+
+
 def firmware_files(build):
     return [p for ext in ("uf2", "bin", "elf", "dfu") for p in glob.glob(os.path.join(build, "firmware*." + ext))]
 
@@ -89,10 +110,17 @@ def main(argv=None):
     ap.add_argument("--mpy-dir", required=True)
     ap.add_argument("--baseline", action="store_true", help="also build the stock image and compare")
     ap.add_argument("--json", help="write the figures to this file")
+    ap.add_argument("--check-manifest", action="store_true",
+                    help="only resolve the manifest for the board (any port, no build)")
     ap.add_argument("make_args", nargs="*", help="extra make arguments (e.g. CMAKE_ARGS=...)")
     a = ap.parse_args(argv)
     mpy = os.path.abspath(a.mpy_dir)
     port = find_port(mpy, a.board)
+    if a.check_manifest:
+        board_mods, agent_mods = check_manifest(mpy, port, a.board)
+        print("%s (%s port): manifest resolves; %d agent modules frozen beside %d of the board's "
+              "(%s)" % (a.board, port, len(agent_mods), len(board_mods), ", ".join(board_mods)))
+        return 0
     if not os.path.exists(os.path.join(mpy, "mpy-cross", "build", "mpy-cross")):
         subprocess.run(["make", "-C", os.path.join(mpy, "mpy-cross")], check=True)
     build = "build-%s-agent" % a.board
