@@ -261,7 +261,12 @@ async def home(request):
                         "under <code>/api/</code> with a bearer token.</p>")
 
 
-def make_app(console, schedules):
+async def _internal(request, exc):
+    # Our bug, logged with its traceback by uvicorn; the client still gets JSON.
+    return _error(500, "internal", "internal error: %s" % type(exc).__name__)
+
+
+def make_app(console, scheduler):
     app = Starlette(routes=[
         Route("/", home),
         Route("/api/whoami", whoami),
@@ -282,6 +287,6 @@ def make_app(console, schedules):
         Route("/api/tokens", tokens, methods=["GET", "POST"]),
         Route("/api/tokens/{name}", token, methods=["DELETE"]),
         Route("/api/events", events),
-    ])
-    app.state.console, app.state.schedules = console, schedules
+    ], exception_handlers={Exception: _internal})
+    app.state.console, app.state.schedules = console, scheduler
     return app

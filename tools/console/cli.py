@@ -46,7 +46,7 @@ def api_command(group, name=None):
             except C.ApiError as e:
                 if as_json and e.body is not None:
                     click.echo(json.dumps(e.body, ensure_ascii=False))
-                err.print("[red]error:[/] %s" % e, markup=True) if not as_json else None
+                err.print("error: %s" % e, markup=False)
                 sys.exit(e.exit_code)
             sys.exit(code or 0)
         return group.command(name)(wrapper)

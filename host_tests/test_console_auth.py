@@ -1,0 +1,178 @@
+"""Who may do what on the console, and each refusal: operator tokens and roles on the
+API, station credentials that never open it, stations that cannot act as another or
+report on another's runs.  Credentials are stored hashed."""
+import base64
+import sqlite3
+
+import pytest
+
+from console_peer import PASSWORD, ScriptedStation, console, station_agent  # noqa: F401
+
+MEMORY = {"testId": "memory", "testType": "SelfTest", "version": "1.0",
+          "description": "Free heap", "constraints": {"intrusive": False, "timeout": 10,
+                                                      "minInterval": 0, "needsNetwork": False},
+          "expectedOutcome": {"verdicts": ["Passed", "Failed"]}}
+CONTACTOR = {"testId": "contactor", "testType": "IntegrationTest", "version": "1.0",
+             "description": "Opens and closes the contactor (interrupts charging)",
+             "constraints": {"intrusive": True, "timeout": 30, "minInterval": 0,
+                             "needsNetwork": False},
+             "expectedOutcome": {"verdicts": ["Passed", "Failed"]}}
+
+
+def scripted(console, sid, tests=(MEMORY, CONTACTOR)):
+    """A Python station that offers `tests` and accepts every run."""
+    st = ScriptedStation(console.url, sid)
+
+    def catalog(req):
+        st._loop.create_task(st._call("NotifyDiagnosticsCatalog", {
+            "requestId": req["requestId"], "generatedAt": "2026-01-01T00:00:00Z", "seqNo": 0,
+            "test": list(tests)}))
+        return {"status": "Accepted"}
+    st.answers.update(GetDiagnosticsCatalog=catalog, StartDiagnostics={"status": "Accepted"})
+    return st
+
+
+def result(run_id, result_id, test="memory"):
+    import hashlib
+    import json
+    r = {"resultId": result_id, "requestId": run_id, "testId": test, "testType": "SelfTest",
+         "requestor": "x", "trigger": "OnDemand", "startTime": "2026-01-01T00:00:00Z",
+         "endTime": "2026-01-01T00:00:01Z", "verdict": "Passed"}
+    text = json.dumps(r, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    r["checksum"] = hashlib.sha256(text.encode()).hexdigest()
+    return r
+
+
+@pytest.mark.req("DG10.FR.04")
+def test_api_refuses_without_a_valid_operator_token(console):
+    console.add_station("CS001")
+    for token, why in (("", "valid operator token"), ("cdt_forged", "unknown token")):
+        r = console.api("GET", "/api/stations", token=token)
+        assert r.status_code == 401 and why in r.json()["error"]["message"], r.text
+        assert r.headers["www-authenticate"].startswith("Bearer")
+    # A station's own credential never opens the API, as Basic auth or as a bearer token.
+    basic = base64.b64encode(("CS001:" + PASSWORD).encode()).decode()
+    r = console.api("GET", "/api/stations", token="", headers={"Authorization": "Basic " + basic})
+    assert r.status_code == 401 and "station credentials" in r.json()["error"]["message"]
+    r = console.api("GET", "/api/stations", token="",
+                    headers={"Authorization": ("Bearer " + PASSWORD).encode()})
+    assert r.status_code == 401
+    rc, _, err = console.cli("stations", "--json", token="cdt_forged")
+    assert rc == 3 and "unknown token" in err
+    # A token removed by the admin stops working.
+    t = console.token("temp", "read")
+    assert console.api("GET", "/api/stations", token=t).status_code == 200
+    console.ok("DELETE", "/api/tokens/temp")
+    assert console.api("GET", "/api/stations", token=t).status_code == 401
+
+
+@pytest.mark.req("DG10.FR.04")
+def test_roles(console):
+    console.add_station("CS001")
+    read, run = console.token("lecteur-é", "read"), console.token("runner", "run")
+    assert console.ok("GET", "/api/stations", token=read)[0]["id"] == "CS001"
+    cases = [
+        (read, "POST", "/api/stations/CS001/runs", {"tests": [{"testId": "memory"}]}, "run"),
+        (read, "POST", "/api/runs/1/cancel", {}, "run"),
+        (run, "POST", "/api/fleet/runs", {"tests": [{"testId": "memory"}]}, "run-intrusive"),
+        (run, "POST", "/api/tokens", {"name": "mine", "role": "admin"}, "admin"),
+        (run, "GET", "/api/tokens", None, "admin"),
+        (run, "POST", "/api/stations", {"id": "CS9", "password": PASSWORD}, "admin"),
+        (run, "PUT", "/api/stations/CS001/password", {"password": PASSWORD}, "admin"),
+        (run, "DELETE", "/api/stations/CS001", None, "admin"),
+        (run, "POST", "/api/schedules", {"name": "n", "tests": [{"testId": "memory"}],
+                                         "intervalS": 60}, "run-intrusive"),
+    ]
+    for token, method, path, body, role in cases:
+        r = console.api(method, path, token=token, json_body=body)
+        assert r.status_code == 403, (method, path, r.text)
+        err = r.json()["error"]
+        assert err["code"] == "forbidden" and err["role"] == role, (path, err)
+    rc, _, err = console.cli("token", "add", "x", "--role", "admin", "--json", token=run)
+    assert rc == 3
+    assert [t["name"] for t in console.ok("GET", "/api/tokens")] == ["admin", "lecteur-é", "runner"]
+
+
+@pytest.mark.req("DG10.FR.05")
+def test_intrusive_tests_need_the_higher_role(console):
+    console.add_station("CS-I")
+    st = scripted(console, "CS-I")
+    try:
+        assert st.connect() is None
+        console.wait_station("CS-I")
+        run = console.token("runner", "run")
+        r = console.api("POST", "/api/stations/CS-I/runs", token=run,
+                        json_body={"tests": [{"testId": "contactor"}]})
+        assert r.status_code == 403 and r.json()["error"]["role"] == "run-intrusive"
+        assert not [c for c in st.calls if c[0] == "StartDiagnostics"]
+        r = console.api("POST", "/api/stations/CS-I/runs", token=run,
+                        json_body={"tests": [{"testId": "memory"}]})
+        assert r.status_code == 201, r.text
+        intr = console.token("intrusive-ops", "run-intrusive")
+        r = console.api("POST", "/api/stations/CS-I/runs", token=intr,
+                        json_body={"tests": [{"testId": "contactor"}]})
+        assert r.status_code == 201 and r.json()["status"] == "accepted"
+        sent = [c[1] for c in st.calls if c[0] == "StartDiagnostics"]
+        assert [s["test"][0]["testId"] for s in sent] == ["memory", "contactor"]
+        assert sent[1]["requestor"] == "intrusive-ops"
+    finally:
+        st.close()
+
+
+@pytest.mark.req("DG10.FR.06")
+def test_a_station_cannot_act_as_or_for_another(console):
+    console.add_station("CS-A")
+    console.add_station("CS-B", password="another-password-for-B")
+    # A's password does not open B's connection; nor does an unknown station get in.
+    assert ScriptedStation(console.url, "CS-B").connect() == 401
+    assert ScriptedStation(console.url, "CS-Z").connect() == 401
+    a, b = scripted(console, "CS-A"), scripted(console, "CS-B")
+    b.password = "another-password-for-B"
+    try:
+        assert a.connect() is None and b.connect() is None
+        console.wait_station("CS-A")
+        console.wait_station("CS-B")
+        run_b = console.ok("POST", "/api/stations/CS-B/runs",
+                           json_body={"tests": [{"testId": "memory"}]})["id"]
+        # A claims a result and a status for B's run: refused, nothing recorded for B.
+        reply = a.call("NotifyDiagnosticsResult", {"result": result(run_b, 1)})
+        assert reply[0] == 4 and reply[2] == "SecurityError", reply
+        reply = a.call("NotifyDiagnosticsStatus", {"requestId": run_b, "status": "Finished",
+                                                   "timestamp": "2026-01-01T00:00:00Z"})
+        assert reply[0] == 4 and reply[2] == "SecurityError", reply
+        reply = a.call("DataTransfer", {"vendorId": "org.openchargealliance.diagnostics",
+                                        "messageId": "NotifyDiagnosticsResult",
+                                        "data": {"result": result(run_b, 2)}})
+        assert reply[2]["status"] == "Rejected"
+        assert reply[2]["statusInfo"]["reasonCode"] == "SecurityError"
+        run = console.ok("GET", "/api/runs/%d" % run_b)
+        assert run["status"] == "accepted" and run["results"] == []
+        assert console.ok("GET", "/api/results", station="CS-A") == []
+        kinds = [e["kind"] for e in console.ok("GET", "/api/events", station="CS-A")]
+        assert kinds.count("security.cross-station") == 3
+        # B's own result for its run is taken, and a repeat of it is acknowledged once.
+        for _ in range(2):
+            assert b.call("NotifyDiagnosticsResult", {"result": result(run_b, 1)})[0] == 3
+        run = console.ok("GET", "/api/runs/%d" % run_b)
+        assert run["status"] == "done" and [r["station"] for r in run["results"]] == ["CS-B"]
+    finally:
+        a.close()
+        b.close()
+
+
+@pytest.mark.req("DG10.FR.07")
+def test_credentials_are_stored_hashed(console):
+    console.add_station("CS001")
+    token = console.token("Jürgen", "read")
+    db = sqlite3.connect(console.db)
+    try:
+        (stored,) = db.execute("select password_hash from stations").fetchone()
+        digests = [r[0] for r in db.execute("select token_hash from tokens")]
+    finally:
+        db.close()
+    assert stored.startswith("scrypt$") and PASSWORD not in stored
+    with open(console.db, "rb") as f:
+        raw = f.read()
+    for secret in (PASSWORD, token, console.admin):
+        assert secret.encode() not in raw
+    assert len(digests) == 2 and all(len(d) == 64 for d in digests)
