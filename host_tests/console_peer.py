@@ -25,8 +25,8 @@ PASSWORD = "pässwort-der-station-1"  # 22 characters: inside OCPP's 16..40
 class ConsoleProc:
     """`console serve` on loopback; restartable on the same ports and database."""
 
-    def __init__(self, workdir):
-        self.workdir = workdir
+    def __init__(self, workdir, *extra):
+        self.workdir, self.extra = workdir, list(extra)
         self.db = os.path.join(workdir, "console.db")
         self.ready = os.path.join(workdir, "ready.json")
         self.log_path = os.path.join(workdir, "console.log")
@@ -40,7 +40,7 @@ class ConsoleProc:
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             CONSOLE + ["serve", "--db", self.db, "--ocpp-port", str(self.ocpp_port),
-                       "--http-port", str(self.http_port), "--ready-file", self.ready],
+                       "--http-port", str(self.http_port), "--ready-file", self.ready] + self.extra,
             stdout=self._log, stderr=subprocess.STDOUT, cwd=self.workdir)
         wait_until(lambda: os.path.exists(self.ready) or self.proc.poll() is not None, timeout,
                    "console ready")

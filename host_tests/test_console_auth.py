@@ -43,7 +43,6 @@ def result(run_id, result_id, test="memory"):
     return r
 
 
-@pytest.mark.req("DG10.FR.04")
 def test_api_refuses_without_a_valid_operator_token(console):
     console.add_station("CS001")
     for token, why in (("", "valid operator token"), ("cdt_forged", "unknown token")):
@@ -66,7 +65,6 @@ def test_api_refuses_without_a_valid_operator_token(console):
     assert console.api("GET", "/api/stations", token=t).status_code == 401
 
 
-@pytest.mark.req("DG10.FR.04")
 def test_roles(console):
     console.add_station("CS001")
     read, run = console.token("lecteur-é", "read"), console.token("runner", "run")
@@ -93,7 +91,6 @@ def test_roles(console):
     assert [t["name"] for t in console.ok("GET", "/api/tokens")] == ["admin", "lecteur-é", "runner"]
 
 
-@pytest.mark.req("DG10.FR.05")
 def test_intrusive_tests_need_the_higher_role(console):
     console.add_station("CS-I")
     st = scripted(console, "CS-I")
@@ -119,7 +116,6 @@ def test_intrusive_tests_need_the_higher_role(console):
         st.close()
 
 
-@pytest.mark.req("DG10.FR.06")
 def test_a_station_cannot_act_as_or_for_another(console):
     console.add_station("CS-A")
     console.add_station("CS-B", password="another-password-for-B")
@@ -160,7 +156,6 @@ def test_a_station_cannot_act_as_or_for_another(console):
         b.close()
 
 
-@pytest.mark.req("DG10.FR.07")
 def test_credentials_are_stored_hashed(console):
     console.add_station("CS001")
     token = console.token("Jürgen", "read")

@@ -8,7 +8,6 @@ from console_peer import console, station_agent  # noqa: F401  (fixtures)
 OPERATOR = "Zoë Ópérateur ✓"  # non-ASCII: it travels to the station as requestor and back
 
 
-@pytest.mark.req("DG10.FR.01")
 def test_stations_catalog_and_a_run_with_wait(console, station_agent):
     console.add_station("CS001")
     station_agent(console, "CS001")
@@ -41,7 +40,6 @@ def test_stations_catalog_and_a_run_with_wait(console, station_agent):
     assert rc == 0 and listed == []
 
 
-@pytest.mark.req("DG10.FR.02")
 def test_out_of_range_parameter_refused_before_sending(console, station_agent):
     console.add_station("CS001")
     station_agent(console, "CS001")
@@ -91,7 +89,6 @@ def test_failed_test_and_cancel_exit_codes(console, station_agent):
     assert rc == 5 and out["error"]["code"] == "notfound"
 
 
-@pytest.mark.req("DG10.FR.03")
 def test_fleet_run_with_one_station_offline(console, station_agent):
     for sid in ("CS-A", "CS-B", "CS-C"):
         console.add_station(sid)
