@@ -117,3 +117,30 @@ def test_fleet_run_with_one_station_offline(console, station_agent):
 
     history = console.ok("GET", "/api/stations/CS-A/health")
     assert [h["status"] for h in history] == ["Healthy", "Healthy"]
+
+
+def test_schedule_runs_with_its_own_requestor(console, station_agent):
+    console.add_station("CS001")
+    station_agent(console, "CS001")
+    console.wait_station("CS001")
+    planner = console.token("planificación", "run")
+    rc, out, _ = console.cli("schedule", "add", "nächtlich", "memory", "minFreeBytes=1000",
+                             "--every", "1h", "--station", "CS001", "--now", "--json", token=planner)
+    assert rc == 0 and out["intervalS"] == 3600 and out["createdBy"] == "planificación"
+    rc, out, _ = console.cli("schedule", "add", "fleet-wide", "memory", "--every", "1h", "--json",
+                             token=planner)
+    assert rc == 3 and out["error"]["role"] == "run-intrusive"  # every station: higher role
+
+    def scheduled():
+        return [r for r in console.ok("GET", "/api/results", station="CS001")
+                if r["requestor"] == "schedule:nächtlich"]
+    from console_peer import wait_until
+    wait_until(scheduled, 60, "the scheduled run's result")
+    (res,) = scheduled()
+    assert res["verdict"] == "Passed" and {"name": "minFreeBytes", "value": 1000} in \
+        res["result"]["parameter"]
+    rc, listed, _ = console.cli("schedule", "list", "--json")
+    assert rc == 0 and [s["name"] for s in listed] == ["nächtlich"]
+    assert listed[0]["nextAt"] > res["receivedAt"][:19]  # next one an interval later
+    rc, _, _ = console.cli("schedule", "remove", "nächtlich", "--json", token=planner)
+    assert rc == 0 and console.ok("GET", "/api/schedules") == []

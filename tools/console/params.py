@@ -52,6 +52,15 @@ def check_tests(catalog, tests):
     return out
 
 
+def check_shape(tests):
+    """What can be checked without a catalog (fleet runs, schedules)."""
+    if not isinstance(tests, list) or not tests or len(tests) > 50 or not all(
+            isinstance(t, dict) and isinstance(t.get("testId"), str) for t in tests):
+        raise ParameterError("tests: a list of 1..50 {testId, parameters}")
+    for t in tests:
+        _given(t)
+
+
 def is_intrusive(catalog, tests):
     by_id = {t.get("testId"): t for t in catalog or ()}
     return any(by_id.get(t["testId"], {}).get("constraints", {}).get("intrusive") for t in tests)

@@ -9,7 +9,7 @@ import asyncio
 import logging
 import time
 
-from . import views
+from . import params, views
 from .auth import Actor, require
 from .service import Conflict, Invalid, NotFound
 
@@ -33,9 +33,10 @@ class Schedules:
         if not isinstance(interval_s, int) or isinstance(interval_s, bool) \
                 or interval_s < _MIN_INTERVAL:
             raise Invalid("intervalS: an integer >= %d" % _MIN_INTERVAL, field="intervalS")
-        if not isinstance(tests, list) or not tests \
-                or not all(isinstance(t, dict) and isinstance(t.get("testId"), str) for t in tests):
-            raise Invalid("tests: a non-empty list of {testId, parameters}", field="tests")
+        try:
+            params.check_shape(tests)
+        except params.ParameterError as e:
+            raise Invalid(str(e), field="tests")
         for sid in stations or ():
             self.console._station(sid)
         first = time.time() + (interval_s if start_in is None else max(0, start_in))

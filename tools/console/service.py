@@ -198,6 +198,10 @@ class Console:
     async def fleet_run(self, actor, tests, stations=None, stop_on_failure=False):
         """The same tests on every (or each listed) station, at once."""
         require(actor, "run-intrusive", "a fleet-wide run")
+        try:
+            params.check_shape(tests)
+        except params.ParameterError as e:
+            raise Invalid(str(e), **e.details)
         rows = self.store.stations(stations)
         if stations is not None and len(rows) != len(set(stations)):
             missing = sorted(set(stations) - {r["id"] for r in rows})
