@@ -173,6 +173,13 @@ class ScriptedStation:
         return None
 
     async def _read(self):
+        from websockets.exceptions import ConnectionClosed
+        try:
+            await self._read_frames()
+        except ConnectionClosed:
+            pass  # the console closed it (e.g. the station was removed)
+
+    async def _read_frames(self):
         async for text in self.ws:
             msg = json.loads(text)
             if msg[0] == 2:

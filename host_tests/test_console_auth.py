@@ -4,8 +4,6 @@ report on another's runs.  Credentials are stored hashed."""
 import base64
 import sqlite3
 
-import pytest
-
 from console_peer import PASSWORD, ScriptedStation, console, station_agent  # noqa: F401
 
 MEMORY = {"testId": "memory", "testType": "SelfTest", "version": "1.0",
@@ -171,3 +169,74 @@ def test_credentials_are_stored_hashed(console):
     for secret in (PASSWORD, token, console.admin):
         assert secret.encode() not in raw
     assert len(digests) == 2 and all(len(d) == 64 for d in digests)
+
+
+def test_new_password_and_removal_lock_the_old_credential_out(console):
+    console.add_station("CS-P")
+    st = scripted(console, "CS-P")
+    try:
+        assert st.connect() is None
+        console.wait_station("CS-P")
+        console.ok("PUT", "/api/stations/CS-P/password",
+                   json_body={"password": "nouveau-mot-de-passe-✓"})
+    finally:
+        st.close()
+    assert ScriptedStation(console.url, "CS-P").connect() == 401  # the old one, even cached
+    again = scripted(console, "CS-P")
+    again.password = "nouveau-mot-de-passe-✓"
+    try:
+        assert again.connect() is None
+        console.wait_station("CS-P")
+        rc, out, _ = console.cli("station", "remove", "CS-P", "--json")
+        assert rc == 0 and out == {"station": "CS-P", "removed": True}
+    finally:
+        again.close()
+    assert ScriptedStation(console.url, "CS-P").connect() == 401
+    assert console.api("GET", "/api/stations/CS-P").status_code == 404
+
+
+def test_bad_input_gets_clear_json_errors(console):
+    console.add_station("CS001")
+    cases = [
+        ("POST", "/api/stations/CS001/runs", b"{not json", 400, "bad-json"),
+        ("POST", "/api/stations/CS001/runs", b"[1, 2]", 400, "bad-json"),
+        ("POST", "/api/stations/CS001/runs", b"[" * 5000 + b"]" * 5000, 400, "bad-json"),
+        ("POST", "/api/stations/CS001/runs", b'{"tests": [{"testId": "memory"}]}', 503,
+         "unreachable"),  # never connected: no catalog to check against
+        ("POST", "/api/fleet/runs", b'{"tests": "memory"}', 422, "invalid"),
+        ("POST", "/api/fleet/runs", b'{"tests": [{"testId": "memory"}], "stations": ["CS-\xc3\xb6"]}',
+         404, "notfound"),
+        ("POST", "/api/stations", b'{"id": "a/b", "password": "0123456789abcdef"}', 422, "invalid"),
+        ("POST", "/api/stations", b'{"id": "CS002", "password": "short"}', 422, "invalid"),
+        ("POST", "/api/stations", b'{"id": "CS001", "password": "0123456789abcdef"}', 409,
+         "conflict"),
+        ("POST", "/api/tokens", b'{"name": "x", "role": "root"}', 422, "invalid"),
+        ("GET", "/api/runs/abc", None, 422, "invalid"),
+        ("GET", "/api/runs/99", None, 404, "notfound"),
+        ("GET", "/api/results?since=yesterday", None, 422, "invalid"),
+        ("GET", "/api/stations/%C3%BCnknown/catalog", None, 404, "notfound"),
+    ]
+    import httpx
+    for method, path, body, status, code in cases:
+        r = httpx.request(method, console.api_url + path, content=body, timeout=30,
+                          headers={"Authorization": "Bearer " + console.admin})
+        assert r.status_code == status and r.json()["error"]["code"] == code, (path, body, r.text)
+    r = httpx.post(console.api_url + "/api/stations", content=b"x" * (2 << 20), timeout=30,
+                   headers={"Authorization": "Bearer " + console.admin})
+    assert r.status_code == 413
+
+
+def test_a_result_with_a_wrong_checksum_is_kept_as_unverified(console):
+    console.add_station("CS-X")
+    st = scripted(console, "CS-X")
+    try:
+        assert st.connect() is None
+        console.wait_station("CS-X")
+        bad = result(None, 7)
+        del bad["requestId"]
+        bad["verdict"] = "Failed"  # changed after the checksum was computed
+        assert st.call("NotifyDiagnosticsResult", {"result": bad})[0] == 3
+        (r,) = console.ok("GET", "/api/results", station="CS-X")
+        assert r["resultId"] == 7 and r["checksumVerified"] is False and r["run"] is None
+    finally:
+        st.close()

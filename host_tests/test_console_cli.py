@@ -1,8 +1,6 @@
 """The console's CLI against a live console and live agents (MicroPython unix port):
 list stations, read a catalog, run with --wait and parse --json, refuse an
 out-of-range parameter before sending, cancel, a fleet run with one station offline."""
-import pytest
-
 from console_peer import console, station_agent  # noqa: F401  (fixtures)
 
 OPERATOR = "Zoë Ópérateur ✓"  # non-ASCII: it travels to the station as requestor and back

@@ -3,8 +3,6 @@ when it stopped gets its result once the station reconnects to the new process."
 import os
 import sys
 
-import pytest
-
 from console_peer import ROOT, console, station_agent  # noqa: F401  (fixtures)
 
 
