@@ -100,7 +100,7 @@ async def whoami(request, actor, console):
 async def stations(request, actor, console):
     if request.method == "POST":
         b = await _body(request)
-        return console.add_station(actor, b.get("id"), b.get("password"))
+        return JSONResponse(await console.add_station(actor, b.get("id"), b.get("password")), 201)
     return console.stations(actor)
 
 
@@ -213,13 +213,13 @@ async def events(request, actor, console):
     """Stored events after `after`; with Accept: text/event-stream (or follow=1) the
     server-sent-events stream that goes on live."""
     q = request.query_params
-    after = _int(q.get("after", 0), "after")
+    after = _int(q["after"], "after") if "after" in q else None
     run_id = _int(q["run"], "run") if "run" in q else None
     station = q.get("station")
     follow = q.get("follow") in ("1", "true") or "text/event-stream" in request.headers.get(
         "accept", "")
     if not follow:
-        return console.events(actor, after, station, run_id)
+        return console.events(actor, after or 0, station, run_id)
     sub = console.subscribe(actor, station, run_id)
     return StreamingResponse(_stream(console, actor, sub, after, station, run_id),
                              media_type="text/event-stream",
@@ -227,10 +227,17 @@ async def events(request, actor, console):
 
 
 async def _stream(console, actor, sub, after, station, run_id):
+    """Replay from `after` if given, then live.  Without `after` the stream starts with
+    a `stream.open` event (not stored): from then on nothing is missed, so a client
+    that reads the state it waits on after `stream.open` cannot miss the change."""
     try:
-        last = after
+        last = after or 0
         # Subscribed before the replay: nothing falls between stored and live.
-        for ev in console.events(actor, after, station, run_id, limit=10000):
+        if after is None:
+            yield "event: stream.open\ndata: %s\n\n" % json.dumps({"kind": "stream.open",
+                                                                  "run": None, "data": {}})
+        for ev in console.events(actor, after, station, run_id, limit=10000) \
+                if after is not None else ():
             last = ev["id"]
             yield _sse(ev)
         while True:

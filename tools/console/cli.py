@@ -20,13 +20,9 @@ import sys
 import time
 
 import click
-from rich.console import Console as Rich
-from rich.table import Table
 
 from . import client as C
-
-out = Rich(highlight=False)
-err = Rich(stderr=True, highlight=False)
+from .render import emit, err, limits_text, out, show_fleet, show_results, show_run, table
 
 
 def api_command(group, name=None):
@@ -51,22 +47,6 @@ def api_command(group, name=None):
             sys.exit(code or 0)
         return group.command(name)(wrapper)
     return deco
-
-
-def emit(data, as_json, render):
-    if as_json:
-        click.echo(json.dumps(data, ensure_ascii=False, indent=1))
-    else:
-        render(data)
-
-
-def table(columns, rows, title=None):
-    t = Table(title=title)
-    for c in columns:
-        t.add_column(c)
-    for r in rows:
-        t.add_row(*("" if v is None else str(v) for v in r))
-    out.print(t)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -116,7 +96,7 @@ def catalog(api, as_json, station, refresh):
         rows = []
         for t in c["tests"]:
             ps = ", ".join("%s%s (%s%s)" % (p["name"], "*" if p.get("required") else "",
-                                             p["dataType"], _limits(p)) for p in t.get("parameter", ()))
+                                             p["dataType"], limits_text(p)) for p in t.get("parameter", ()))
             rows.append((t["testId"], t["testType"],
                          "yes" if t.get("constraints", {}).get("intrusive") else "", ps))
         table(("test", "type", "intrusive", "parameters (* required)"), rows,
@@ -148,82 +128,66 @@ def run(api, as_json, words, fleet, only, wait, stop_on_failure, timeout):
         f = api.post("/api/fleet/runs", body)
         if wait:
             f = _wait_fleet(api, f, deadline, as_json)
-        emit(f, as_json, _render_fleet)
+        emit(f, as_json, show_fleet)
         return C.run_exit_code(f["runs"])
     r = api.post("/api/stations/%s/runs" % _seg(words[0]), body)
     if wait:
         r = _wait_run(api, r, deadline, as_json)
-    emit(r, as_json, _render_run)
+    emit(r, as_json, show_run)
     return C.run_exit_code([r]) if wait or r["status"] in ("rejected", "unreachable") else C.OK
 
 
 def _wait_run(api, r, deadline, quiet):
     from rich.progress import Progress
+    path = "/api/runs/%d" % r["id"]
     if C.run_finished(r):
-        return api.get("/api/runs/%d" % r["id"])
+        return api.get(path)
     with Progress(console=err, disable=quiet or not err.is_terminal) as bar:
         task = bar.add_task("run %d on %s" % (r["id"], r["station"]), total=r["total"])
         for ev in api.events(deadline, run=r["id"]):
             d = ev["data"]
             if ev["kind"] == "run.status" and d.get("testId"):
                 bar.update(task, description="run %d: %s" % (r["id"], d["testId"]))
-            if ev["kind"] == "result":
-                bar.advance(task)
-                if not err.is_terminal and not quiet:
-                    err.print("%s %s: %s" % (r["station"], d["testId"], d["verdict"]))
-            if ev["kind"] in ("run.done", "run.status") and C.run_finished(
-                    api.get("/api/runs/%d" % r["id"])):
-                break
-    r = api.get("/api/runs/%d" % r["id"])
+            if ev["kind"] == "result" and not err.is_terminal and not quiet:
+                err.print("%s %s: %s" % (r["station"], d["testId"], d["verdict"]))
+            # stream.open: from here nothing is missed, so the state read now is current.
+            if ev["kind"] in ("stream.open", "result", "run.done", "run.status"):
+                r = api.get(path)
+                bar.update(task, completed=r["completed"])
+                if C.run_finished(r):
+                    break
+    r = api.get(path)
     if not C.run_finished(r):
         raise C.ApiError("run %d not finished within the timeout" % r["id"], C.OTHER)
     return r
 
 
 def _wait_fleet(api, f, deadline, quiet):
+    """Until every run of the fleet run has ended; pending runs are tracked from the
+    events, the summary is read again only at the start and the end."""
     from rich.progress import Progress
-    ids = {x["id"] for x in f["runs"]}
+    path = "/api/fleet/runs/%d" % f["id"]
+    total = len(f["runs"])
     with Progress(console=err, disable=quiet or not err.is_terminal) as bar:
-        task = bar.add_task("fleet run %d" % f["id"], total=len(ids))
-        bar.update(task, completed=len(ids) - f["summary"]["pending"])
+        task = bar.add_task("fleet run %d" % f["id"], total=total)
         if not f["done"]:
+            pending = set()
             for ev in api.events(deadline):
-                if ev["run"] in ids and ev["kind"] in ("run.done", "run.status"):
-                    f = api.get("/api/fleet/runs/%d" % f["id"])
-                    bar.update(task, completed=len(ids) - f["summary"]["pending"])
-                    if f["done"]:
-                        break
-    f = api.get("/api/fleet/runs/%d" % f["id"])
+                if ev["kind"] == "stream.open":
+                    f = api.get(path)
+                    pending = {x["id"] for x in f["runs"]
+                               if x["verdict"] is None and x["status"] not in ("rejected", "unreachable")}
+                elif ev["run"] in pending and (ev["kind"] == "run.done" or (
+                        ev["kind"] == "run.status" and ev["data"].get("status") in (
+                            "rejected", "unreachable"))):
+                    pending.discard(ev["run"])
+                bar.update(task, completed=total - len(pending))
+                if not pending:
+                    break
+    f = api.get(path)
     if not f["done"]:
         raise C.ApiError("fleet run %d not finished within the timeout" % f["id"], C.OTHER)
     return f
-
-
-def _render_run(r):
-    out.print("run %d on %s: %s%s (requestor %s)" % (
-        r["id"], r["station"], r["status"], ", " + r["verdict"] if r["verdict"] else "",
-        r["requestor"]))
-    if r.get("statusInfo"):
-        out.print("  %s" % json.dumps(r["statusInfo"], ensure_ascii=False))
-    if r.get("results"):
-        _render_results(r["results"])
-
-
-def _render_fleet(f):
-    s = f["summary"]
-    table(("Passed", "Failed", "unreachable", "rejected", "pending"),
-          [(s["Passed"], s["Failed"], s["unreachable"], s["rejected"], s["pending"])],
-          "fleet run %d (%s)" % (f["id"], f["requestor"]))
-    table(("station", "run", "status", "verdict"),
-          [(x["station"], x["id"], x["status"], x["verdict"]) for x in f["runs"]])
-
-
-def _render_results(rows):
-    table(("station", "result", "test", "verdict", "end", "requestor", "checksum", "measurements"),
-          [(r["station"], r["resultId"], r["testId"], r["verdict"], r["endTime"], r["requestor"],
-            "ok" if r["checksumVerified"] else "BAD",
-            ", ".join("%s=%s%s" % (m["name"], m["value"], m.get("unit", ""))
-                      for m in r["result"].get("measurement", ())[:4])) for r in rows])
 
 
 @api_command(main)
@@ -235,7 +199,7 @@ def _render_results(rows):
 def results(api, as_json, station, test, verdict, since, limit):
     """Results received, newest first."""
     emit(api.get("/api/results", station=station, test=test, verdict=verdict,
-                 since=C.parse_age(since) if since else None, limit=limit), as_json, _render_results)
+                 since=C.parse_age(since) if since else None, limit=limit), as_json, show_results)
 
 
 @api_command(main)
@@ -243,7 +207,7 @@ def results(api, as_json, station, test, verdict, since, limit):
 @click.argument("run_id", type=int)
 def cancel(api, as_json, station, run_id):
     """Cancel run RUN_ID on STATION."""
-    emit(api.post("/api/runs/%d/cancel" % run_id, {"station": station}), as_json, _render_run)
+    emit(api.post("/api/runs/%d/cancel" % run_id, {"station": station}), as_json, show_run)
 
 
 @api_command(main)
@@ -251,7 +215,7 @@ def cancel(api, as_json, station, run_id):
 def status(api, as_json, run_id):
     """A run: its status, verdict and results."""
     r = api.get("/api/runs/%d" % run_id)
-    emit(r, as_json, _render_run)
+    emit(r, as_json, show_run)
     return C.run_exit_code([r]) if C.run_finished(r) else C.OK
 
 
@@ -279,15 +243,6 @@ def events(api, as_json, station, run_id, follow, after):
         return
     for e in api.get("/api/events", station=station, run=run_id, after=after):
         show(e)
-
-
-def _limits(p):
-    parts = [p[k] for k in ("unit",) if p.get(k)]
-    if p.get("minValue") is not None or p.get("maxValue") is not None:
-        parts.append("%s..%s" % (p.get("minValue", ""), p.get("maxValue", "")))
-    if p.get("allowedValues"):
-        parts.append("|".join(p["allowedValues"]))
-    return (" " + " ".join(str(x) for x in parts)) if parts else ""
 
 
 def _seg(text):

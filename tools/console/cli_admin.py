@@ -2,7 +2,8 @@
 import click
 
 from . import client as C
-from .cli import _seg, api_command, emit, main, out, table
+from .cli import _seg, api_command, main
+from .render import emit, out, table
 
 
 @main.group()

@@ -85,8 +85,8 @@ events = Table(
     "events", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("time", Float, nullable=False),
-    Column("station_id", String(48)),
-    Column("run_id", Integer),
+    Column("station_id", String(48), index=True),
+    Column("run_id", Integer, index=True),
     Column("kind", String(40), nullable=False),
     Column("data", JSON),
 )

@@ -17,6 +17,7 @@ LOG = logging.getLogger("console.inbound")
 TERMINAL = ("done", "cancelled", "rejected", "unreachable")
 _CONTACT_EVERY = 5.0  # s: last_contact is written at most this often per station
 _CATALOG_WAIT = 30.0
+_REFUSED_EVERY = 10.0  # s
 
 
 def checksum_ok(result):
@@ -35,6 +36,7 @@ class Inbound:
         self.store, self.bus = store, bus
         self.endpoint = None          # set by the app once the endpoint exists
         self._contact = {}
+        self._knocks = {}             # claimed station id -> last refused event
         self._parts = {}              # (station, requestId) -> [parts]
         self._waiting = {}            # (station, requestId) -> future of the catalog
         self._req_ids = itertools.count(1)
@@ -47,6 +49,14 @@ class Inbound:
         return row["password_hash"] if row else None
 
     def refused(self, sid, why):
+        # Anyone can knock: at most one stored event per claimed id per interval, and a
+        # bounded table of who knocked, so a flood cannot grow the database.
+        now = time.monotonic()
+        if now - self._knocks.get(sid, -_REFUSED_EVERY) < _REFUSED_EVERY:
+            return
+        if len(self._knocks) > 10000:
+            self._knocks.clear()
+        self._knocks[sid] = now
         self.bus.publish("station.refused", None, reason=why, claimed=sid[:48])
 
     def connected(self, sid, subprotocol):

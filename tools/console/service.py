@@ -66,12 +66,12 @@ class Console:
         out["runs"] = [views.run(r) for r in self.store.runs(station=sid, limit=10)]
         return out
 
-    def add_station(self, actor, sid, password):
+    async def add_station(self, actor, sid, password):
         require(actor, "admin", "adding a station")
         if not isinstance(sid, str) or not _STATION_ID.fullmatch(sid):
             raise Invalid("station id: 1..48 characters, no '/', '%', '?', '#' or spaces",
                           field="id")
-        if not self.store.add_station(sid, auth.hash_secret(_password(password))):
+        if not self.store.add_station(sid, await _hash(password)):
             raise Conflict("station %s exists" % sid, station=sid)
         self.bus.publish("station.added", sid, by=actor.name)
         return self.station(actor, sid)
@@ -79,7 +79,7 @@ class Console:
     async def set_password(self, actor, sid, password):
         require(actor, "admin", "changing a station password")
         self._station(sid)
-        self.store.update_station(sid, password_hash=auth.hash_secret(_password(password)))
+        self.store.update_station(sid, password_hash=await _hash(password))
         self.endpoint.forget_password(sid)
         self.bus.publish("station.password", sid, by=actor.name)
         return {"station": sid, "changed": True}
@@ -271,6 +271,11 @@ class Console:
         """Bearer token -> Actor, or None."""
         row = self.store.token_by_digest(auth.token_digest(token)) if token else None
         return auth.Actor(row["name"], row["role"]) if row else None
+
+
+async def _hash(pw):
+    # scrypt costs ~50 ms of CPU: in a thread, so stations and the API keep being served.
+    return await asyncio.to_thread(auth.hash_secret, _password(pw))
 
 
 def _password(pw):
