@@ -240,3 +240,28 @@ def test_a_result_with_a_wrong_checksum_is_kept_as_unverified(console):
         assert r["resultId"] == 7 and r["checksumVerified"] is False and r["run"] is None
     finally:
         st.close()
+
+
+def test_data_transfer_binding_and_a_non_ascii_station_id(console):
+    sid = "CS-Zoë-1"  # reaches the console percent-encoded in the URL path
+    console.add_station(sid)
+    st = scripted(console, sid)
+    try:
+        assert st.connect() is None
+        console.wait_station(sid)
+        run = console.ok("POST", "/api/stations/%s/runs" % sid,
+                         json_body={"tests": [{"testId": "memory"}]})["id"]
+        dt = {"vendorId": "org.openchargealliance.diagnostics", "messageId": "NotifyDiagnosticsResult",
+              "data": {"result": result(run, 3)}}
+        assert st.call("DataTransfer", dt)[2] == {"status": "Accepted", "data": {}}
+        assert st.call("DataTransfer", dict(dt, vendorId="com.example"))[2]["status"] == "UnknownVendorId"
+        assert st.call("DataTransfer", dict(dt, messageId="Bogus"))[2]["status"] == "UnknownMessageId"
+        reply = st.call("DataTransfer", dict(dt, data={"result": {"resultId": 0}}))[2]
+        assert reply["status"] == "Rejected" and reply["statusInfo"]["reasonCode"] == "InvalidPayload"
+        done = console.ok("GET", "/api/runs/%d" % run)
+        assert done["status"] == "done" and done["results"][0]["station"] == sid
+        assert done["results"][0]["checksumVerified"] is True
+        rc, listed, _ = console.cli("stations", "--json")
+        assert rc == 0 and [s["id"] for s in listed] == [sid]
+    finally:
+        st.close()
