@@ -274,8 +274,8 @@ class Console:
 
 
 async def _hash(pw):
-    # scrypt costs ~50 ms of CPU: in a thread, so stations and the API keep being served.
-    return await asyncio.to_thread(auth.hash_secret, _password(pw))
+    # scrypt costs ~50 ms of CPU: off the loop, so stations and the API keep being served.
+    return await auth.hash_secret_async(_password(pw))
 
 
 def _password(pw):

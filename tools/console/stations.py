@@ -8,7 +8,6 @@ password checked against the stored scrypt hash), keeps no per-message records
 notifications, natively or in DataTransfer.  The station id every hook receives is
 the one its connection authenticated as, never one taken from a payload.
 """
-import asyncio
 import collections
 import http
 import logging
@@ -52,8 +51,7 @@ class _Csms(_csms.Csms):
         stored = self.hooks.password_hash(sid)
         ok = user == sid and stored is not None and password is not None
         if ok and not self.cache.known(sid, stored, password):
-            # scrypt takes ~50 ms of CPU: in a thread, so the loop keeps serving.
-            ok = await asyncio.to_thread(auth.verify_secret, password, stored)
+            ok = await auth.verify_secret_async(password, stored)
             if ok:
                 self.cache.remember(sid, stored, password)
         if not ok:
