@@ -265,3 +265,26 @@ def test_data_transfer_binding_and_a_non_ascii_station_id(console):
         assert rc == 0 and [s["id"] for s in listed] == [sid]
     finally:
         st.close()
+
+
+def test_a_catalog_that_never_ends_is_given_up(console):
+    console.add_station("CS-LOOP")
+    st = ScriptedStation(console.url, "CS-LOOP")
+
+    def endless(req):
+        async def parts():
+            for seq in range(6):  # 6 x 100 descriptors, every part saying "more follows"
+                await st._call("NotifyDiagnosticsCatalog", {
+                    "requestId": req["requestId"], "generatedAt": "2026-01-01T00:00:00Z",
+                    "seqNo": seq, "tbc": True,
+                    "test": [dict(MEMORY, testId="t%d-%d" % (seq, i)) for i in range(100)]})
+        st._loop.create_task(parts())
+        return {"status": "Accepted"}
+    st.answers["GetDiagnosticsCatalog"] = endless
+    try:
+        assert st.connect() is None
+        console.wait_station("CS-LOOP", catalog=False)
+        r = console.api("GET", "/api/stations/CS-LOOP/catalog")
+        assert r.status_code == 503 and "over 500 tests" in r.json()["error"]["message"], r.text
+    finally:
+        st.close()

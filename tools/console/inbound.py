@@ -18,6 +18,7 @@ TERMINAL = ("done", "cancelled", "rejected", "unreachable")
 _CONTACT_EVERY = 5.0  # s: last_contact is written at most this often per station
 _CATALOG_WAIT = 30.0
 _REFUSED_EVERY = 10.0  # s
+_MAX_TESTS = 500  # descriptors in one catalog (the agent offers 14)
 
 
 def checksum_ok(result):
@@ -120,6 +121,12 @@ class Inbound:
             return  # not asked for (or given up on): acknowledged, not stored
         parts = self._parts.setdefault(key, [])
         parts.append(p)
+        if sum(len(x["test"]) for x in parts) > _MAX_TESTS:
+            # A catalog that never ends: keep the stored one, stop collecting.
+            self._waiting[key].set_exception(ValueError("catalog over %d tests" % _MAX_TESTS))
+            del self._waiting[key]
+            self._parts.pop(key, None)
+            return
         if not p.get("tbc"):
             tests = [t for part in sorted(parts, key=lambda x: x["seqNo"]) for t in part["test"]]
             self.store.save_catalog(sid, tests, p.get("catalogVersion"))

@@ -55,9 +55,8 @@ class Console:
 
     def stations(self, actor):
         require(actor, "read", "listing stations")
-        live = self.endpoint.connected()
-        return [views.station(r, r["id"] in live, self.store.catalog(r["id"]))
-                for r in self.store.stations()]
+        live, cats = self.endpoint.connected(), self.store.catalog_meta()
+        return [views.station(r, r["id"] in live, cats.get(r["id"])) for r in self.store.stations()]
 
     def station(self, actor, sid):
         require(actor, "read", "viewing a station")
@@ -114,7 +113,8 @@ class Console:
                                   station=sid)
             try:
                 row = await self.inbound.fetch_catalog(sid)
-            except (ConnectionError, TimeoutError, asyncio.TimeoutError, CallErrorReply) as e:
+            except (ConnectionError, TimeoutError, asyncio.TimeoutError, CallErrorReply,
+                    ValueError) as e:
                 raise Unreachable("catalog of %s not received: %s" % (sid, e), station=sid)
         return row
 

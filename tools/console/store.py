@@ -73,6 +73,12 @@ class Store:
     def catalog(self, sid):
         return self._one(select(db.catalogs).where(db.catalogs.c.station_id == sid))
 
+    def catalog_meta(self):
+        """station id -> {catalog_version, fetched_at}, without the descriptors."""
+        c = db.catalogs.c
+        return {r["station_id"]: r for r in self._all(
+            select(c.station_id, c.catalog_version, c.fetched_at))}
+
     def save_catalog(self, sid, tests, version):
         with self.engine.begin() as c:
             c.execute(delete(db.catalogs).where(db.catalogs.c.station_id == sid))
