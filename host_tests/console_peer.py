@@ -9,6 +9,7 @@ import base64
 import json
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import threading
@@ -33,6 +34,7 @@ class ConsoleProc:
         self.ocpp_port = self.http_port = 0
         self.proc = None
         self.info = None
+        self.verify = True  # or the CA file of an https console
 
     def start(self, timeout=60):
         if os.path.exists(self.ready):
@@ -83,8 +85,9 @@ class ConsoleProc:
         token = self.admin if token is None else token
         if token:
             h["Authorization"] = "Bearer " + token
+        verify = self.verify if self.verify is True else ssl.create_default_context(cafile=self.verify)
         return httpx.request(method, self.api_url + path, json=json_body, headers=h,
-                             params=params or None, timeout=60)
+                             params=params or None, timeout=60, verify=verify)
 
     def ok(self, method, path, token=None, json_body=None, **params):
         r = self.api(method, path, token, json_body, **params)

@@ -65,16 +65,18 @@ def test_migrations_are_versioned_and_run_once(tmp_path):
         s.close()
 
 
-def test_stations_connect_over_wss_with_basic_auth(tmp_path, station_agent):
+def test_wss_for_stations_and_https_for_the_api(tmp_path, station_agent):
     from certs import make_ca, make_server_cert
     from console_peer import ConsoleProc
     pki = str(tmp_path / "pki")
     ca = make_ca(pki, "Console test CA")
     srv = make_server_cert(pki, ca, name="console")
     (tmp_path / "c").mkdir()
-    c = ConsoleProc(str(tmp_path / "c"), "--cert", srv.cert, "--key", srv.key).start()
+    c = ConsoleProc(str(tmp_path / "c"), "--cert", srv.cert, "--key", srv.key,
+                    "--http-cert", srv.cert, "--http-key", srv.key).start()
+    c.verify = ca.cert
     try:
-        assert c.url.startswith("wss://")
+        assert c.url.startswith("wss://") and c.api_url.startswith("https://")
         c.add_station("CS-TLS")
         url = "wss://localhost:%d" % c.ocpp_port
         station_agent(c, "CS-TLS", csmsUrl=url, caFile=ca.der)
@@ -86,5 +88,10 @@ def test_stations_connect_over_wss_with_basic_auth(tmp_path, station_agent):
         bad.wait_log("401", timeout=30)  # TLS fine, Basic auth refused
         refused = [e for e in c.ok("GET", "/api/events") if e["kind"] == "station.refused"]
         assert refused and refused[0]["data"] == {"reason": "unknown station", "claimed": "CS-TLS2"}
+        # The CLI over https: trusts the console's CA when told, refuses it otherwise.
+        rc, out, _ = c.cli("stations", "--json", "--ca-file", ca.cert)
+        assert rc == 0 and [s["id"] for s in out] == ["CS-TLS"]
+        rc, _, err = c.cli("stations", "--json")
+        assert rc == 5 and "CERTIFICATE_VERIFY_FAILED" in err
     finally:
         assert c.stop() == 0

@@ -49,6 +49,10 @@ def bootstrap_admin(store, path):
     return path
 
 
+def _loopback(host):
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
 async def serve(args, stop=None):
     db_url = args.db
     if "://" not in db_url:
@@ -75,17 +79,21 @@ async def serve(args, stop=None):
     sock.bind((args.http_host, args.http_port))
     http_port = sock.getsockname()[1]
     config = uvicorn.Config(make_app(console, schedules), log_level="warning", lifespan="off",
-                            timeout_graceful_shutdown=3, access_log=False)
+                            timeout_graceful_shutdown=3, access_log=False,
+                            ssl_certfile=args.http_cert, ssl_keyfile=args.http_key)
     server = _Server(config)
     http_task = asyncio.ensure_future(server.serve(sockets=[sock]))
     sched_task = asyncio.ensure_future(schedules.loop())
 
-    api_url = "http://%s:%d" % (args.http_host, http_port)
+    api_url = "%s://%s:%d" % ("https" if args.http_cert else "http", args.http_host, http_port)
     info = {"ocpp": endpoint.url, "api": api_url, "page": api_url + "/", "pid": os.getpid(),
             "adminTokenFile": os.path.abspath(token_file)}
     bus.publish("console.started", None, ocpp=endpoint.url, api=api_url)
     print("console: stations connect to %s/<stationId>" % endpoint.url, flush=True)
     print("console: API and page at %s/" % api_url, flush=True)
+    if not args.http_cert and not _loopback(args.http_host):
+        print("console: WARNING: the API is plain HTTP on %s: operator tokens cross the "
+              "network in clear (use --http-cert/--http-key)" % args.http_host, flush=True)
     if made:
         print("console: new database; admin token written to %s" % made, flush=True)
     if args.ready_file:

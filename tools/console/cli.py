@@ -29,14 +29,17 @@ def api_command(group, name=None):
     """A command that talks to the API: connection options, --json, errors -> exit codes."""
     def deco(fn):
         @click.option("--json", "as_json", is_flag=True, help="print JSON for scripts")
+        @click.option("--ca-file", envvar="CONSOLE_CA", type=click.Path(dir_okay=False),
+                      help="CA certificate (PEM) an https console's certificate chains to "
+                           "(or CONSOLE_CA)")
         @click.option("--token-file", type=click.Path(dir_okay=False),
                       help="file holding the token (or CONSOLE_TOKEN_FILE)")
         @click.option("--token", envvar="CONSOLE_TOKEN", help="operator token (or CONSOLE_TOKEN)")
         @click.option("--url", envvar="CONSOLE_URL", default="http://127.0.0.1:8080",
                       show_default=True, help="console API (or CONSOLE_URL)")
         @functools.wraps(fn)
-        def wrapper(url, token, token_file, as_json, **kw):
-            api = C.Client(url, C.token_from(token, token_file))
+        def wrapper(url, token, token_file, ca_file, as_json, **kw):
+            api = C.Client(url, C.token_from(token, token_file), ca_file=ca_file)
             try:
                 code = fn(api, as_json, **kw)
             except C.ApiError as e:
@@ -63,6 +66,8 @@ def main():
 @click.option("--http-port", default=8080, show_default=True, help="API and page (0: any)")
 @click.option("--cert", type=click.Path(exists=True), help="server certificate PEM: wss://")
 @click.option("--key", type=click.Path(exists=True), help="its private key PEM")
+@click.option("--http-cert", type=click.Path(exists=True), help="certificate PEM: API over https")
+@click.option("--http-key", type=click.Path(exists=True), help="its private key PEM")
 @click.option("--admin-token-file", help="where a new database's admin token is written")
 @click.option("--ready-file", help="write the addresses here (JSON) once listening")
 @click.option("-v", "--verbose", is_flag=True)
@@ -71,8 +76,8 @@ def serve(**kw):
     import logging
     from types import SimpleNamespace
     from .app import serve as run
-    if bool(kw["cert"]) != bool(kw["key"]):
-        raise click.UsageError("--cert and --key go together")
+    if bool(kw["cert"]) != bool(kw["key"]) or bool(kw["http_cert"]) != bool(kw["http_key"]):
+        raise click.UsageError("a certificate and its key go together")
     logging.basicConfig(level=logging.INFO if kw.pop("verbose") else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     sys.exit(asyncio.run(run(SimpleNamespace(**kw))))

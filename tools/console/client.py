@@ -25,10 +25,15 @@ class ApiError(Exception):
 
 
 class Client:
-    def __init__(self, url, token, timeout=30.0):
+    def __init__(self, url, token, timeout=30.0, ca_file=None):
         self.url = url.rstrip("/")
         headers = {"Authorization": "Bearer " + token} if token else {}
-        self.http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
+        verify = True
+        if ca_file:
+            import ssl
+            verify = ssl.create_default_context(cafile=ca_file)
+        self.http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout,
+                                 verify=verify)
 
     def request(self, method, path, body=None, params=None):
         try:
