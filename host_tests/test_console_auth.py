@@ -213,6 +213,8 @@ def test_bad_input_gets_clear_json_errors(console):
         ("POST", "/api/tokens", b'{"name": "x", "role": "root"}', 422, "invalid"),
         ("GET", "/api/runs/abc", None, 422, "invalid"),
         ("GET", "/api/runs/99", None, 404, "notfound"),
+        ("GET", "/api/runs/99999999999999999999", None, 422, "invalid"),
+        ("GET", "/api/stations/nobody/runs", None, 404, "notfound"),
         ("GET", "/api/results?since=yesterday", None, 422, "invalid"),
         ("GET", "/api/stations/%C3%BCnknown/catalog", None, 404, "notfound"),
     ]

@@ -75,10 +75,15 @@ async def _body(request):
 
 
 def _int(value, name):
+    # Ids are OCPP integers (32-bit): bounded before they reach the database.
     try:
-        return int(value)
+        n = int(value)
     except (TypeError, ValueError):
-        raise _Refused(_error(422, "invalid", "%s must be an integer" % name, field=name))
+        n = -1
+    if not 0 <= n < 1 << 31:
+        raise _Refused(_error(422, "invalid", "%s must be an integer 0..2147483647" % name,
+                              field=name))
+    return n
 
 
 def _since(value):
@@ -136,7 +141,6 @@ async def station_runs(request, actor, console):
         b = await _body(request)
         return JSONResponse(await console.start_run(actor, sid, b.get("tests"),
                                                     bool(b.get("stopOnFailure"))), 201)
-    console._station(sid)
     return console.runs(actor, station=sid)
 
 

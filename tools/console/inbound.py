@@ -161,6 +161,8 @@ class Inbound:
             new = "cancelled"
         elif run["status"] in TERMINAL:
             new = run["status"]
+        elif status == "Accepted":  # accepted, waiting to start
+            new = "accepted" if run["status"] == "requested" else run["status"]
         elif status == "Finished" and run["completed"] >= run["total"]:
             new = "done"
         else:

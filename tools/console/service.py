@@ -186,6 +186,8 @@ class Console:
 
     def runs(self, actor, station=None, active=None, limit=100):
         require(actor, "read", "listing runs")
+        if station is not None:
+            self._station(station)
         return [views.run(r) for r in self.store.runs(station=station, active=active, limit=limit)]
 
     def results(self, actor, station=None, test=None, verdict=None, since=None, limit=200):
