@@ -110,6 +110,13 @@ def test_fleet_run_with_one_station_offline(console, station_agent):
     assert by_station["CS-A"]["verdict"] == by_station["CS-B"]["verdict"] == "Passed"
     assert fleet["requestor"] == "fleet-Ærø"
 
+    rc, again, _ = console.cli("fleet", str(fleet["id"]), "--json")
+    assert rc == 4 and again["summary"] == fleet["summary"]
+    rc, runs, _ = console.cli("runs", "CS-A", "--json")
+    assert rc == 0 and [r["id"] for r in runs] == [by_station["CS-A"]["id"]]
+    rc, me, _ = console.cli("whoami", "--json", token=fleet_token)
+    assert rc == 0 and me == {"name": "fleet-Ærø", "role": "run-intrusive"}
+
     rc, text, _ = console.cli("run", "--all", *words, "--wait", token=fleet_token)
     assert rc == 4 and "unreachable" in text and "Passed" in text  # the summary table
 

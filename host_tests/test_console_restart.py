@@ -61,6 +61,10 @@ def test_migrations_are_versioned_and_run_once(tmp_path):
         assert s.station("CS-ü")["id"] == "CS-ü"
         with s.engine.connect() as c:
             assert migrations.current(c) == len(migrations.MIGRATIONS)
+        import time
+        s.add_event("old", "CS-ü")
+        assert s.prune_events(time.time() + 1) == 1 and s.events() == []
+        assert s.station("CS-ü") is not None  # pruning events keeps the record
     finally:
         s.close()
 

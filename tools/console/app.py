@@ -12,6 +12,7 @@ import os
 import signal
 import socket
 import ssl as ssl_mod
+import time
 
 import uvicorn
 
@@ -49,6 +50,14 @@ def bootstrap_admin(store, path):
     return path
 
 
+async def _prune(store, days):
+    while True:
+        gone = store.prune_events(time.time() - days * 86400)
+        if gone:
+            LOG.info("%d events older than %d days removed", gone, days)
+        await asyncio.sleep(86400)
+
+
 def _loopback(host):
     return host in ("localhost", "::1") or host.startswith("127.")
 
@@ -84,6 +93,7 @@ async def serve(args, stop=None):
     server = _Server(config)
     http_task = asyncio.ensure_future(server.serve(sockets=[sock]))
     sched_task = asyncio.ensure_future(schedules.loop())
+    prune_task = asyncio.ensure_future(_prune(store, args.keep_events_days))
 
     api_url = "%s://%s:%d" % ("https" if args.http_cert else "http", args.http_host, http_port)
     info = {"ocpp": endpoint.url, "api": api_url, "page": api_url + "/", "pid": os.getpid(),
@@ -112,6 +122,7 @@ async def serve(args, stop=None):
         bus.close_all()
         server.should_exit = True
         sched_task.cancel()
+        prune_task.cancel()
         inbound.cancel_all()
         await endpoint.stop()
         with contextlib.suppress(asyncio.CancelledError):

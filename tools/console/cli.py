@@ -70,6 +70,8 @@ def main():
 @click.option("--http-key", type=click.Path(exists=True), help="its private key PEM")
 @click.option("--admin-token-file", help="where a new database's admin token is written")
 @click.option("--ready-file", help="write the addresses here (JSON) once listening")
+@click.option("--keep-events-days", default=90, show_default=True,
+              help="events older than this are removed (runs, results, health stay)")
 @click.option("-v", "--verbose", is_flag=True)
 def serve(**kw):
     """Run the console: OCPP endpoint for stations + HTTP API, in one process."""
@@ -222,6 +224,33 @@ def status(api, as_json, run_id):
     r = api.get("/api/runs/%d" % run_id)
     emit(r, as_json, show_run)
     return C.run_exit_code([r]) if C.run_finished(r) else C.OK
+
+
+@api_command(main)
+@click.argument("station", required=False)
+@click.option("--active", is_flag=True, help="only runs not finished yet")
+def runs(api, as_json, station, active):
+    """Recent runs, of STATION or of every station."""
+    path = "/api/stations/%s/runs" % _seg(station) if station else "/api/runs"
+    emit(api.get(path, active=1 if active else None), as_json, lambda rows: table(
+        ("run", "station", "status", "verdict", "done", "requestor", "created"),
+        [(r["id"], r["station"], r["status"], r["verdict"], "%d/%d" % (r["completed"], r["total"]),
+          r["requestor"], r["createdAt"]) for r in rows]))
+
+
+@api_command(main)
+@click.argument("fleet_id", type=int)
+def fleet(api, as_json, fleet_id):
+    """A fleet run: its summary and each station's run."""
+    f = api.get("/api/fleet/runs/%d" % fleet_id)
+    emit(f, as_json, show_fleet)
+    return C.run_exit_code(f["runs"]) if f["done"] else C.OK
+
+
+@api_command(main)
+def whoami(api, as_json):
+    """The token's name and role."""
+    emit(api.get("/api/whoami"), as_json, lambda w: out.print("%s (%s)" % (w["name"], w["role"])))
 
 
 @api_command(main)

@@ -171,6 +171,11 @@ class Store:
         return {"id": res.inserted_primary_key[0], "time": now, "kind": kind,
                 "station_id": station, "run_id": run_id, "data": data}
 
+    def prune_events(self, before):
+        """Events are a journal of what happened, not the record: results, runs and
+        health history stay; events older than `before` go."""
+        return self._write(delete(db.events).where(db.events.c.time < before)).rowcount
+
     def events(self, after=0, station=None, run_id=None, limit=500):
         q = select(db.events).where(db.events.c.id > after).order_by(db.events.c.id).limit(limit)
         if station is not None:
