@@ -4,7 +4,19 @@ report on another's runs.  Credentials are stored hashed."""
 import base64
 import sqlite3
 
-from console_peer import PASSWORD, ScriptedStation, console, station_agent  # noqa: F401
+import pytest
+
+from console_peer import PASSWORD, ConsoleProc, ScriptedStation
+
+
+@pytest.fixture(scope="module", name="console")
+def shared_console(tmp_path_factory):
+    """One console for the module (each test uses its own station ids and tokens):
+    these tests talk to scripted stations, so the console's start dominates."""
+    c = ConsoleProc(str(tmp_path_factory.mktemp("console"))).start()
+    yield c
+    assert c.stop() == 0
+    assert "Traceback" not in c.log(), c.log()
 
 MEMORY = {"testId": "memory", "testType": "SelfTest", "version": "1.0",
           "description": "Free heap", "constraints": {"intrusive": False, "timeout": 10,
@@ -42,13 +54,13 @@ def result(run_id, result_id, test="memory"):
 
 
 def test_api_refuses_without_a_valid_operator_token(console):
-    console.add_station("CS001")
+    console.add_station("CS-REF")
     for token, why in (("", "valid operator token"), ("cdt_forged", "unknown token")):
         r = console.api("GET", "/api/stations", token=token)
         assert r.status_code == 401 and why in r.json()["error"]["message"], r.text
         assert r.headers["www-authenticate"].startswith("Bearer")
     # A station's own credential never opens the API, as Basic auth or as a bearer token.
-    basic = base64.b64encode(("CS001:" + PASSWORD).encode()).decode()
+    basic = base64.b64encode(("CS-REF:" + PASSWORD).encode()).decode()
     r = console.api("GET", "/api/stations", token="", headers={"Authorization": "Basic " + basic})
     assert r.status_code == 401 and "station credentials" in r.json()["error"]["message"]
     r = console.api("GET", "/api/stations", token="",
@@ -64,18 +76,18 @@ def test_api_refuses_without_a_valid_operator_token(console):
 
 
 def test_roles(console):
-    console.add_station("CS001")
+    console.add_station("CS-ROLES")
     read, run = console.token("lecteur-é", "read"), console.token("runner", "run")
-    assert console.ok("GET", "/api/stations", token=read)[0]["id"] == "CS001"
+    assert "CS-ROLES" in [s["id"] for s in console.ok("GET", "/api/stations", token=read)]
     cases = [
-        (read, "POST", "/api/stations/CS001/runs", {"tests": [{"testId": "memory"}]}, "run"),
+        (read, "POST", "/api/stations/CS-ROLES/runs", {"tests": [{"testId": "memory"}]}, "run"),
         (read, "POST", "/api/runs/1/cancel", {}, "run"),
         (run, "POST", "/api/fleet/runs", {"tests": [{"testId": "memory"}]}, "run-intrusive"),
         (run, "POST", "/api/tokens", {"name": "mine", "role": "admin"}, "admin"),
         (run, "GET", "/api/tokens", None, "admin"),
         (run, "POST", "/api/stations", {"id": "CS9", "password": PASSWORD}, "admin"),
-        (run, "PUT", "/api/stations/CS001/password", {"password": PASSWORD}, "admin"),
-        (run, "DELETE", "/api/stations/CS001", None, "admin"),
+        (run, "PUT", "/api/stations/CS-ROLES/password", {"password": PASSWORD}, "admin"),
+        (run, "DELETE", "/api/stations/CS-ROLES", None, "admin"),
         (run, "POST", "/api/schedules", {"name": "n", "tests": [{"testId": "memory"}],
                                          "intervalS": 60}, "run-intrusive"),
     ]
@@ -86,7 +98,7 @@ def test_roles(console):
         assert err["code"] == "forbidden" and err["role"] == role, (path, err)
     rc, _, err = console.cli("token", "add", "x", "--role", "admin", "--json", token=run)
     assert rc == 3
-    assert [t["name"] for t in console.ok("GET", "/api/tokens")] == ["admin", "lecteur-é", "runner"]
+    assert "x" not in [t["name"] for t in console.ok("GET", "/api/tokens")]
 
 
 def test_intrusive_tests_need_the_higher_role(console):
@@ -95,7 +107,7 @@ def test_intrusive_tests_need_the_higher_role(console):
     try:
         assert st.connect() is None
         console.wait_station("CS-I")
-        run = console.token("runner", "run")
+        run = console.token("runner-i", "run")
         r = console.api("POST", "/api/stations/CS-I/runs", token=run,
                         json_body={"tests": [{"testId": "contactor"}]})
         assert r.status_code == 403 and r.json()["error"]["role"] == "run-intrusive"
@@ -155,7 +167,7 @@ def test_a_station_cannot_act_as_or_for_another(console):
 
 
 def test_credentials_are_stored_hashed(console):
-    console.add_station("CS001")
+    console.add_station("CS-HASH")
     token = console.token("Jürgen", "read")
     db = sqlite3.connect(console.db)
     try:
@@ -168,7 +180,7 @@ def test_credentials_are_stored_hashed(console):
         raw = f.read()
     for secret in (PASSWORD, token, console.admin):
         assert secret.encode() not in raw
-    assert len(digests) == 2 and all(len(d) == 64 for d in digests)
+    assert len(digests) >= 2 and all(len(d) == 64 for d in digests)
 
 
 def test_new_password_and_removal_lock_the_old_credential_out(console):
@@ -196,19 +208,19 @@ def test_new_password_and_removal_lock_the_old_credential_out(console):
 
 
 def test_bad_input_gets_clear_json_errors(console):
-    console.add_station("CS001")
+    console.add_station("CS-BAD")
     cases = [
-        ("POST", "/api/stations/CS001/runs", b"{not json", 400, "bad-json"),
-        ("POST", "/api/stations/CS001/runs", b"[1, 2]", 400, "bad-json"),
-        ("POST", "/api/stations/CS001/runs", b"[" * 5000 + b"]" * 5000, 400, "bad-json"),
-        ("POST", "/api/stations/CS001/runs", b'{"tests": [{"testId": "memory"}]}', 503,
+        ("POST", "/api/stations/CS-BAD/runs", b"{not json", 400, "bad-json"),
+        ("POST", "/api/stations/CS-BAD/runs", b"[1, 2]", 400, "bad-json"),
+        ("POST", "/api/stations/CS-BAD/runs", b"[" * 5000 + b"]" * 5000, 400, "bad-json"),
+        ("POST", "/api/stations/CS-BAD/runs", b'{"tests": [{"testId": "memory"}]}', 503,
          "unreachable"),  # never connected: no catalog to check against
         ("POST", "/api/fleet/runs", b'{"tests": "memory"}', 422, "invalid"),
         ("POST", "/api/fleet/runs", b'{"tests": [{"testId": "memory"}], "stations": ["CS-\xc3\xb6"]}',
          404, "notfound"),
         ("POST", "/api/stations", b'{"id": "a/b", "password": "0123456789abcdef"}', 422, "invalid"),
         ("POST", "/api/stations", b'{"id": "CS002", "password": "short"}', 422, "invalid"),
-        ("POST", "/api/stations", b'{"id": "CS001", "password": "0123456789abcdef"}', 409,
+        ("POST", "/api/stations", b'{"id": "CS-BAD", "password": "0123456789abcdef"}', 409,
          "conflict"),
         ("POST", "/api/tokens", b'{"name": "x", "role": "root"}', 422, "invalid"),
         ("GET", "/api/runs/abc", None, 422, "invalid"),
@@ -264,7 +276,7 @@ def test_data_transfer_binding_and_a_non_ascii_station_id(console):
         assert done["status"] == "done" and done["results"][0]["station"] == sid
         assert done["results"][0]["checksumVerified"] is True
         rc, listed, _ = console.cli("stations", "--json")
-        assert rc == 0 and [s["id"] for s in listed] == [sid]
+        assert rc == 0 and sid in [s["id"] for s in listed]
     finally:
         st.close()
 
