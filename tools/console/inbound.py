@@ -129,7 +129,9 @@ class Inbound:
             return
         if not p.get("tbc"):
             tests = [t for part in sorted(parts, key=lambda x: x["seqNo"]) for t in part["test"]]
-            self.store.save_catalog(sid, tests, p.get("catalogVersion"))
+            version = p.get("catalogVersion")
+            # The column is 50 wide (PostgreSQL enforces it); a station's text is input.
+            self.store.save_catalog(sid, tests, version[:50] if isinstance(version, str) else None)
             if not self._waiting[key].done():
                 self._waiting[key].set_result(True)
 
