@@ -65,6 +65,10 @@ def test_migrations_are_versioned_and_run_once(tmp_path):
         s.add_event("old", "CS-ü")
         assert s.prune_events(time.time() + 1) == 1 and s.events() == []
         assert s.station("CS-ü") is not None  # pruning events keeps the record
+        # A run recorded but perhaps never sent when the console stopped: marked so.
+        run = s.add_run("CS-ü", "Zoë", [{"testId": "memory"}])
+        assert s.orphan_requested_runs() == 1
+        assert s.run(run)["status_info"]["reasonCode"] == "ConsoleRestarted"
     finally:
         s.close()
 

@@ -68,6 +68,7 @@ async def serve(args, stop=None):
         os.makedirs(os.path.dirname(os.path.abspath(db_url)), exist_ok=True)
     store = Store(db_url)
     store.mark_all_disconnected()  # nobody is connected to a console that just started
+    store.orphan_requested_runs()
     token_file = args.admin_token_file or os.path.join(
         os.path.dirname(os.path.abspath(db_url)) if "://" not in db_url else ".", "admin.token")
     made = bootstrap_admin(store, token_file)

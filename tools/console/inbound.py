@@ -38,6 +38,7 @@ class Inbound:
         self.endpoint = None          # set by the app once the endpoint exists
         self._contact = {}
         self._knocks = {}             # claimed station id -> last refused event
+        self._fetching = {}           # station -> the catalog fetch under way
         self._parts = {}              # (station, requestId) -> [parts]
         self._waiting = {}            # (station, requestId) -> future of the catalog
         self._req_ids = itertools.count(1)
@@ -96,7 +97,16 @@ class Inbound:
             LOG.info("catalog of %s not fetched: %r", sid, e)
 
     async def fetch_catalog(self, sid):
-        """GetDiagnosticsCatalog and the parts that follow -> the stored catalog row."""
+        """GetDiagnosticsCatalog and the parts that follow -> the stored catalog row.
+        Callers asking while a fetch is under way share it (a fleet run right after a
+        boot would otherwise send a second request the station may refuse as Busy)."""
+        task = self._fetching.get(sid)
+        if task is None:
+            task = self._fetching[sid] = asyncio.ensure_future(self._fetch_catalog(sid))
+            task.add_done_callback(lambda t: self._fetching.pop(sid, None))
+        return await asyncio.shield(task)
+
+    async def _fetch_catalog(self, sid):
         req = next(self._req_ids)
         key = (sid, req)
         fut = self._waiting[key] = asyncio.get_running_loop().create_future()
@@ -210,5 +220,5 @@ class Inbound:
         return task
 
     def cancel_all(self):
-        for t in list(self._tasks):
+        for t in list(self._tasks) + list(self._fetching.values()):
             t.cancel()

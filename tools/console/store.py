@@ -68,6 +68,15 @@ class Store:
     def mark_all_disconnected(self):
         self._write(update(db.stations).values(connected=False))
 
+    def orphan_requested_runs(self):
+        """Runs recorded but maybe never sent when the console stopped: marked so; a
+        result that does arrive for one still completes it."""
+        return self._write(update(db.runs).where(db.runs.c.status == "requested").values(
+            status="unreachable", updated_at=time.time(),
+            status_info={"reasonCode": "ConsoleRestarted",
+                         "additionalInfo": "the console stopped before the station answered"})
+        ).rowcount
+
     # -- catalogs --
 
     def catalog(self, sid):
