@@ -62,26 +62,37 @@ def _loopback(host):
     return host in ("localhost", "::1") or host.startswith("127.")
 
 
+class Parts:
+    """The console's pieces, wired: what a front end (the API here; an MCP server or a
+    second process later) builds on.  Operations go through `console` (service.Console)
+    with an auth.Actor; `schedules` adds the schedule operations."""
+
+    def __init__(self, db_url, ocpp_host="127.0.0.1", ocpp_port=0, tls=None):
+        if "://" not in db_url:
+            os.makedirs(os.path.dirname(os.path.abspath(db_url)), exist_ok=True)
+        self.store = Store(db_url)
+        self.bus = EventBus(self.store)
+        self.inbound = Inbound(self.store, self.bus)
+        self.endpoint = Endpoint(self.inbound, host=ocpp_host, port=ocpp_port, ssl=tls)
+        self.inbound.endpoint = self.endpoint
+        self.console = Console(self.store, self.bus, self.inbound, self.endpoint)
+        self.schedules = Schedules(self.console)
+
+
 async def serve(args, stop=None):
-    db_url = args.db
-    if "://" not in db_url:
-        os.makedirs(os.path.dirname(os.path.abspath(db_url)), exist_ok=True)
-    store = Store(db_url)
-    store.mark_all_disconnected()  # nobody is connected to a console that just started
-    store.orphan_requested_runs()
-    token_file = args.admin_token_file or os.path.join(
-        os.path.dirname(os.path.abspath(db_url)) if "://" not in db_url else ".", "admin.token")
-    made = bootstrap_admin(store, token_file)
-    bus = EventBus(store)
-    inbound = Inbound(store, bus)
     tls = None
     if args.cert:
         tls = ssl_mod.SSLContext(ssl_mod.PROTOCOL_TLS_SERVER)
         tls.load_cert_chain(args.cert, args.key)
-    endpoint = Endpoint(inbound, host=args.ocpp_host, port=args.ocpp_port, ssl=tls)
-    inbound.endpoint = endpoint
-    console = Console(store, bus, inbound, endpoint)
-    schedules = Schedules(console)
+    parts = Parts(args.db, args.ocpp_host, args.ocpp_port, tls)
+    store, bus, inbound, endpoint = parts.store, parts.bus, parts.inbound, parts.endpoint
+    console, schedules = parts.console, parts.schedules
+    store.mark_all_disconnected()  # nobody is connected to a console that just started
+    store.orphan_requested_runs()
+    db_url = args.db
+    token_file = args.admin_token_file or os.path.join(
+        os.path.dirname(os.path.abspath(db_url)) if "://" not in db_url else ".", "admin.token")
+    made = bootstrap_admin(store, token_file)
     await endpoint.start()
 
     sock = socket.socket(socket.AF_INET6 if ":" in args.http_host else socket.AF_INET)
