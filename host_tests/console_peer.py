@@ -112,7 +112,7 @@ class ConsoleProc:
     def token(self, name, role):
         return self.ok("POST", "/api/tokens", json_body={"name": name, "role": role})["token"]
 
-    def wait_station(self, sid, timeout=30, catalog=True):
+    def wait_station(self, sid, timeout=90, catalog=True):
         """Connected (and its catalog stored)."""
         def ready():
             s = self.ok("GET", "/api/stations/" + sid)

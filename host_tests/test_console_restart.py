@@ -93,7 +93,7 @@ def test_wss_for_stations_and_https_for_the_api(tmp_path, station_agent):
         c.wait_station("CS-TLS")
         run = c.ok("POST", "/api/stations/CS-TLS/runs", json_body={"tests": [{"testId": "memory"}]})
         assert c.wait_run(run["id"], lambda r: r["verdict"] is not None)["verdict"] == "Passed"
-        bad.wait_log("401", timeout=30)  # TLS fine, Basic auth refused
+        bad.wait_log("401", timeout=90)  # TLS fine, Basic auth refused
         refused = [e for e in c.ok("GET", "/api/events") if e["kind"] == "station.refused"]
         assert refused and refused[0]["data"] == {"reason": "unknown station", "claimed": "CS-TLS2"}
         # The CLI over https: trusts the console's CA when told, refuses it otherwise.
