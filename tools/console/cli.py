@@ -45,7 +45,7 @@ def api_command(group, name=None):
             except C.ApiError as e:
                 if as_json and e.body is not None:
                     click.echo(json.dumps(e.body, ensure_ascii=False))
-                err.print("error: %s" % e, markup=False)
+                click.echo("error: %s" % e, err=True)  # one line, never wrapped
                 sys.exit(e.exit_code)
             sys.exit(code or 0)
         return group.command(name)(wrapper)
