@@ -104,6 +104,13 @@ async def serve(args, stop=None):
                             ssl_certfile=args.http_cert, ssl_keyfile=args.http_key)
     server = _Server(config)
     http_task = asyncio.ensure_future(server.serve(sockets=[sock]))
+    # Announce (print, ready file) only once the API accepts connections.
+    while not server.started and not http_task.done():
+        await asyncio.sleep(0.02)
+    if http_task.done():
+        await endpoint.stop()
+        http_task.result()  # uvicorn's start-up error
+        raise SystemExit("console: the API did not start")
     sched_task = asyncio.ensure_future(schedules.loop())
     prune_task = asyncio.ensure_future(_prune(store, args.keep_events_days))
 
