@@ -93,11 +93,19 @@ async def serve(args, stop=None):
     token_file = args.admin_token_file or os.path.join(
         os.path.dirname(os.path.abspath(db_url)) if "://" not in db_url else ".", "admin.token")
     made = bootstrap_admin(store, token_file)
-    await endpoint.start()
-
+    try:
+        await endpoint.start()
+    except OSError as e:
+        raise SystemExit("console: cannot listen for stations on %s:%s: %s"
+                         % (args.ocpp_host, args.ocpp_port, e.strerror or e))
     sock = socket.socket(socket.AF_INET6 if ":" in args.http_host else socket.AF_INET)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((args.http_host, args.http_port))
+    try:
+        sock.bind((args.http_host, args.http_port))
+    except OSError as e:
+        await endpoint.stop()
+        raise SystemExit("console: cannot listen for the API on %s:%s: %s"
+                         % (args.http_host, args.http_port, e.strerror or e))
     http_port = sock.getsockname()[1]
     config = uvicorn.Config(make_app(console, schedules), log_level="warning", lifespan="off",
                             timeout_graceful_shutdown=3, access_log=False,
