@@ -2,12 +2,17 @@
 PY := .venv/bin/python
 HEAP ?= 320k
 
-.PHONY: setup run test bench build spec clean check-tests board-image manifest-check qemu-check
+.PHONY: setup run demo test bench build spec clean check-tests board-image manifest-check qemu-check
 
 setup:
 	@sh tools/setup.sh
 
+# The diagnostics console with three demo stations (Ctrl-C stops all).
 run: build
+	$(PY) tools/console_demo.py --heap $(HEAP)
+
+# The reference CSMS and one agent, telling the OCPP story step by step.
+demo: build
 	$(PY) tools/demo.py --heap $(HEAP)
 
 test:
