@@ -60,9 +60,15 @@ class Demo:
             json.dump(cfg, f, indent=1)
         print("CSMS listening on %s; starting the agent (MicroPython unix port, heap %s)"
               % (self.csms.url, self.args.heap), flush=True)
-        main = os.path.join(ROOT, "build", "main.py")
-        if not os.path.exists(main):
-            main = os.path.join(ROOT, "main.py")
+        # The development build (`make run` writes it; it has every test), else the
+        # sources: a production build in build/ (`make firmware`) offers fewer tests.
+        main = os.path.join(ROOT, "main.py")
+        try:
+            with open(os.path.join(ROOT, "build", "BUILD.json")) as f:
+                if json.load(f).get("dev"):
+                    main = os.path.join(ROOT, "build", "main.py")
+        except (OSError, ValueError):
+            pass
         proc = await asyncio.create_subprocess_exec(
             MICROPYTHON, "-X", "heapsize=" + self.args.heap, main, cfg_path,
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,

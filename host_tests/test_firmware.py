@@ -1,0 +1,237 @@
+"""What `make firmware` builds (tools/build.py), run as deployed: the production tree
+of .mpy files and the ROMFS image on the unix port against the reference CSMS; the
+software integrity self test (lib/diag/tests/integrity.py) on a fresh tree, a tree
+with a changed, a missing and an extra file, and from source; the test list of
+firmware/tests.json (one place) in the tree, its catalog and diag/builtin."""
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+
+import pytest
+
+import build
+from conftest import HEAP, ROOT, AgentProc, base_config, collect, wait_booted
+from diag_helpers import meas, results, start
+
+with open(os.path.join(ROOT, "firmware", "tests.json")) as _f:
+    LISTS = json.load(_f)
+
+
+@pytest.fixture(scope="module")
+def prod(tmp_path_factory):
+    """A production build (what `make firmware` writes), once for this module."""
+    out = str(tmp_path_factory.mktemp("prod"))
+    build.build(out, dev=False)
+    return out
+
+
+def _sha(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def _manifest(path):
+    """-> ({relpath: (sha, size)}, {header key: value})"""
+    files, head = {}, {}
+    with open(path) as f:
+        for line in f:
+            line = line.rstrip("\n")
+            if line.startswith("# "):
+                k, _, v = line[2:].partition(" ")
+                head[k] = v
+            else:
+                sha, size, rel = line.split(" ", 2)
+                files[rel] = (sha, int(size))
+    return files, head
+
+
+def _catalog(csms, a, req=1):
+    assert csms.call(a.station, "GetDiagnosticsCatalog", {"requestId": req})["status"] == "Accepted"
+    return sorted(t["testId"] for p in collect(csms, a.station, "NotifyDiagnosticsCatalog", req) for t in p["test"])
+
+
+def _integrity(csms, a, req, **params):
+    n = len(csms.messages())
+    start(csms, a.station, req, ("integrity", params))
+    (r,) = results(csms, a.station, 1, after=n)
+    return r
+
+
+# --- the build itself ------------------------------------------------------------
+
+@pytest.mark.req("DG18.FR.01")
+def test_manifest_lists_every_deployed_file_with_its_hash(prod):
+    files, head = _manifest(os.path.join(prod, "MANIFEST"))
+    on_disk = sorted(os.path.relpath(os.path.join(d, n), prod).replace(os.sep, "/")
+                     for d, _, ns in os.walk(os.path.join(prod, "lib")) for n in ns) + ["boot.py", "main.py"]
+    assert sorted(files) == sorted(on_disk)
+    for rel, (sha, size) in files.items():
+        p = os.path.join(prod, rel)
+        assert _sha(p) == sha and os.path.getsize(p) == size, rel
+    # Only compiled code in the tree, as mpy-cross targets the binary's ABI.
+    assert all(r.endswith(".mpy") for r in files if r.startswith("lib/")), files
+    version, mpy = build.mpy_target()
+    assert head["micropython"] == "%s mpy %s" % (version, mpy) and mpy == build.runtime_mpy()
+    # The ROMFS image: its hash in the manifest, and it is a ROMFS (mpremote's header).
+    name, sha, size = head["image"].split()
+    img = os.path.join(prod, name)
+    assert (_sha(img), os.path.getsize(img)) == (sha, int(size))
+    with open(img, "rb") as f:
+        assert f.read(3) == b"\xd2\xcd\x31"
+
+
+@pytest.mark.req("DG18.FR.02")
+def test_production_build_ships_the_chosen_tests_only(prod, build_dir):
+    shipped = sorted(n[:-4] for n in os.listdir(os.path.join(prod, "lib", "diag", "tests"))
+                     if n.endswith(".mpy") and not n.startswith("_"))
+    assert shipped == sorted(LISTS["production"]) and "noop" not in shipped
+    with open(os.path.join(prod, "gen", "diag", "builtin.py")) as f:
+        src = f.read()
+    ns = {}
+    exec(src, ns)
+    assert list(ns["TESTS"]) == sorted(LISTS["production"]) and ns["DEV"] is False
+    _, head = _manifest(os.path.join(prod, "MANIFEST"))
+    assert ns["CODE"] == head["code"] and ns["MPY"] == build.mpy_target()[1]
+    # The development build (what the other host tests run) has noop too.
+    assert os.path.exists(os.path.join(build_dir, "lib", "diag", "tests", "noop.mpy"))
+
+
+def test_test_list_errors_and_unlisted_modules(tmp_path, monkeypatch):
+    tj = tmp_path / "tests.json"
+    monkeypatch.setattr(build, "TESTS_JSON", str(tj))
+    tj.write_text(json.dumps({"production": ["memory", "nosuchtest"], "development": ["noop"]}))
+    with pytest.raises(build.BuildError, match="'nosuchtest'"):
+        build.choose_tests(False)
+    # A module in neither list: in the development build, left out of production with a word.
+    tj.write_text(json.dumps({"production": ["memory"], "development": ["noop"]}))
+    prod_ids, warn = build.choose_tests(False)
+    assert prod_ids == ["memory"] and "health" in warn[0] and "left out of the production build" in warn[0]
+    dev_ids, warn = build.choose_tests(True)
+    assert {"memory", "noop", "health"} <= set(dev_ids) and warn == []
+
+
+def test_make_firmware_prints_the_figures(tmp_path):
+    out = str(tmp_path / "b")
+    r = subprocess.run([os.path.join(ROOT, ".venv", "bin", "python"), os.path.join(ROOT, "tools", "build.py"), out],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    for p in ("ocpp/", "ocpp/ops/", "model/", "diag/", "diag/tests/", "net/", "modbus/", "umodbus/"):
+        assert "\n%s " % p in r.stdout, r.stdout
+    assert "route .mpy tree: agent " in r.stdout and "route ROMFS image: agent.romfs " in r.stdout
+    with open(os.path.join(out, "BUILD.json")) as f:
+        info = json.load(f)
+    assert "%d B" % info["sizes"]["agent"] in r.stdout and info["dev"] is False
+
+
+# --- the agent as deployed ---------------------------------------------------------
+
+@pytest.mark.req("DG18.FR.02", "DG18.FR.03")
+def test_production_tree_runs_and_its_integrity_passes(csms, prod, tmp_path):
+    a = AgentProc(prod, base_config(csms.url, str(tmp_path), stationId="PROD1", vendor="Ladesäule GmbH"), str(tmp_path)).start()
+    try:
+        wait_booted(csms, a)
+        # The catalog is the charger maker's list: no noop, no diagTests in the config.
+        assert _catalog(csms, a) == sorted(LISTS["production"])
+        assert start(csms, a.station, 2, ("noop", {"durationMs": 0}))["statusInfo"]["reasonCode"] == "UnknownTest"
+        r = _integrity(csms, a, 3)
+        assert r["verdict"] == "Passed", r
+        files, head = _manifest(os.path.join(prod, "MANIFEST"))
+        m = meas(r)
+        assert m["filesChecked"]["value"] == len(files) and m["mismatches"]["value"] == 0
+        assert m["mismatches"]["withinLimit"] is True
+        assert "firmware MicroPython %s (mpy %s), built %s, code %s" % (
+            build.mpy_target() + (head["built"], head["code"][:16])) in r["evidence"]
+    finally:
+        assert a.stop() == 0
+    assert "Traceback" not in a.log()
+
+
+@pytest.mark.req("DG18.FR.04")
+def test_integrity_names_a_changed_a_missing_and_an_extra_file(csms, prod, tmp_path):
+    tree = str(tmp_path / "tree")
+    shutil.copytree(prod, tree)
+    # One byte of a module the agent does not load at start (the NTS-KE client).
+    changed = os.path.join(tree, "lib", "net", "ntske.mpy")
+    with open(changed, "r+b") as f:
+        f.seek(40)
+        b = f.read(1)
+        f.seek(40)
+        f.write(bytes([b[0] ^ 1]))
+    os.remove(os.path.join(tree, "lib", "net", "dns.mpy"))
+    # An extra test module: reported, and not offered (the catalog is the build's list).
+    shutil.copy(os.path.join(tree, "lib", "diag", "tests", "memory.mpy"),
+                os.path.join(tree, "lib", "diag", "tests", "zz_extra.mpy"))
+    a = AgentProc(tree, base_config(csms.url, str(tmp_path)), str(tmp_path)).start()
+    try:
+        wait_booted(csms, a)
+        assert "zz_extra" not in _catalog(csms, a)
+        r = _integrity(csms, a, 2)
+        assert r["verdict"] == "Failed", r
+        assert r["statusInfo"]["reasonCode"] == "Mismatch"
+        for what in ("changed lib/net/ntske.mpy", "missing lib/net/dns.mpy", "extra lib/diag/tests/zz_extra.mpy"):
+            assert what in r["evidence"], r["evidence"]
+        assert "changed lib/net/sntp.mpy" not in r["evidence"]
+        assert meas(r)["mismatches"]["value"] == 3 and meas(r)["mismatches"]["withinLimit"] is False
+    finally:
+        assert a.stop() == 0
+    assert "Traceback" not in a.log()
+
+
+@pytest.mark.req("DG18.FR.04")
+def test_an_extra_file_is_named_and_passes_only_with_allow_extra(csms, prod, tmp_path):
+    tree = str(tmp_path / "tree")
+    shutil.copytree(prod, tree)
+    with open(os.path.join(tree, "lib", "vendor_hook.py"), "w", encoding="utf-8") as f:
+        f.write("# Ladestation Köln\n")
+    a = AgentProc(tree, base_config(csms.url, str(tmp_path)), str(tmp_path)).start()
+    try:
+        wait_booted(csms, a)
+        # (one run: the test's minInterval is 10 s; an extra file alone failing by
+        # default is part of the three mismatches above)
+        r = _integrity(csms, a, 1, allowExtra=True)
+        assert r["verdict"] == "Passed" and "extra lib/vendor_hook.py" in r["evidence"], r
+        assert meas(r)["mismatches"]["value"] == 1
+    finally:
+        assert a.stop() == 0
+
+
+@pytest.mark.req("DG18.FR.03")
+def test_romfs_image_runs_and_its_integrity_passes(csms, prod, tmp_path):
+    # The unix port mounts a ROMFS image from RAM (vfs.VfsRom), as tools/romboot.py
+    # does for the bench: the agent then imports from /rom/lib and the integrity test
+    # checks the image's own MANIFEST.
+    entry = tmp_path / "rom"
+    entry.mkdir()
+    (entry / "main.py").write_text(
+        "import sys, vfs\n"
+        "with open(%r, 'rb') as f:\n    img = f.read()\n"
+        "vfs.mount(vfs.VfsRom(img), '/rom')\nsys.path.insert(0, '/rom/lib')\n"
+        "import agent\nsys.exit(agent.main(sys.argv) or 0)\n" % os.path.join(prod, "agent.romfs"))
+    # On the unix port the image itself sits in the heap (on a board it is flash).
+    heap = "%dk" % (int(HEAP.rstrip("k")) + os.path.getsize(os.path.join(prod, "agent.romfs")) // 1024 + 1)
+    a = AgentProc(str(entry), base_config(csms.url, str(tmp_path)), str(tmp_path), heap=heap).start()
+    try:
+        wait_booted(csms, a)
+        assert _catalog(csms, a) == sorted(LISTS["production"])
+        r = _integrity(csms, a, 2)
+        assert r["verdict"] == "Passed", r
+        files, _ = _manifest(os.path.join(prod, "MANIFEST"))
+        assert meas(r)["filesChecked"]["value"] == len([f for f in files if f.startswith("lib/")])
+    finally:
+        assert a.stop() == 0
+    assert "Traceback" not in a.log()
+
+
+@pytest.mark.req("DG18.FR.05")
+def test_integrity_from_source_is_inconclusive(csms, tmp_path):
+    a = AgentProc(ROOT, base_config(csms.url, str(tmp_path)), str(tmp_path)).start()
+    try:
+        wait_booted(csms, a)
+        r = _integrity(csms, a, 1)
+        assert r["verdict"] == "Inconclusive", r
+        assert r["statusInfo"]["reasonCode"] == "NoManifest"
+        assert "running from source" in r["statusInfo"]["additionalInfo"]
+    finally:
+        assert a.stop() == 0
