@@ -251,13 +251,46 @@ def report(out):
     return "\n".join(lines)
 
 
+PACKAGE_JSON = os.path.join(ROOT, "package.json")
+UMODBUS = ("github:brainelectronics/micropython-modbus", "2.3.7")  # as tools/fetch_umodbus.py pins
+
+
+def package_json():
+    """package.json for `mip` (mpremote mip install github:OWNER/REPO, or mip.install
+    on the board): the agent's sources in lib/ with the production tests, relative
+    to this file, and umodbus from its own package.json at the pinned release.
+    Written by `tools/build.py --package-json`; a host test keeps it in step with lib/."""
+    prod, _ = choose_tests(False)
+    urls = []
+    lib = os.path.join(ROOT, "lib")
+    for rel in _files(lib, "."):
+        rel = rel[2:] if rel.startswith("./") else rel
+        if not rel.endswith(".py") or rel == GENERATED or "__pycache__" in rel:
+            continue
+        if rel.startswith("diag/tests/") and not rel.split("/")[-1].startswith("_") and rel[11:-3] not in prod:
+            continue
+        urls.append([rel, "lib/" + rel])
+    return {"urls": urls, "deps": [list(UMODBUS)], "version": "0.1.0"}
+
+
+def write_package_json(path=PACKAGE_JSON):
+    p = package_json()
+    with open(path, "w") as f:  # one file per line: diffs show which module came or went
+        f.write('{\n "urls": [\n  ' + ",\n  ".join(json.dumps(u) for u in p["urls"]) + "\n ],\n"
+                ' "deps": %s,\n "version": %s\n}\n' % (json.dumps(p["deps"]), json.dumps(p["version"])))
+
+
 def main(argv):
     import argparse
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("out", nargs="?", default=os.path.join(ROOT, "build"))
     ap.add_argument("--dev", action="store_true", help="include the development tests (noop)")
     ap.add_argument("--lines", action="store_true", help="keep line numbers in production too")
+    ap.add_argument("--package-json", action="store_true", help="only rewrite package.json (mip) from lib/")
     a = ap.parse_args(argv)
+    if a.package_json:
+        write_package_json()
+        return 0
     try:
         build(a.out, dev=a.dev, lines=True if a.lines else None)
     except BuildError as e:
