@@ -240,3 +240,35 @@ def test_integrity_from_source_is_inconclusive(csms, tmp_path):
         assert "running from source" in r["statusInfo"]["additionalInfo"]
     finally:
         assert a.stop() == 0
+
+
+@pytest.mark.req("DG18.FR.03", "DG18.FR.04")
+def test_a_manifest_of_another_build_or_a_missing_identity_fails(csms, prod, tmp_path):
+    # A module replaced and its manifest line updated to match: every file checks,
+    # but the manifest no longer hashes to the code hash built into diag/builtin.
+    tree = str(tmp_path / "tree")
+    shutil.copytree(prod, tree)
+    rel = "lib/net/ntske.mpy"
+    p = os.path.join(tree, rel)
+    with open(p, "ab") as f:
+        f.write(b"\0")
+    text = open(os.path.join(tree, "MANIFEST")).read()
+    old = [l for l in text.splitlines() if l.endswith(" " + rel)][0]
+    text = text.replace(old, "%s %d %s" % (_sha(p), os.path.getsize(p), rel))
+    open(os.path.join(tree, "MANIFEST"), "w").write(text)
+    # The generated module gone: the tree is then offered as listed, and it is missing.
+    tree2 = str(tmp_path / "tree2")
+    shutil.copytree(prod, tree2)
+    os.remove(os.path.join(tree2, "lib", "diag", "builtin.mpy"))
+    for n, (t, want) in enumerate(((tree, "the manifest is not this build's"),
+                                   (tree2, "missing lib/diag/builtin.mpy"))):
+        work = tmp_path / ("w%d" % n)
+        work.mkdir()
+        a = AgentProc(t, base_config(csms.url, str(work), stationId="CS%d" % n), str(work)).start()
+        try:
+            wait_booted(csms, a)
+            r = _integrity(csms, a, 1)
+            assert r["verdict"] == "Failed" and want in r["evidence"], r
+            assert "changed " + rel not in r["evidence"]
+        finally:
+            assert a.stop() == 0
