@@ -35,6 +35,15 @@ def build_dir(tmp_path_factory):
     return out
 
 
+@pytest.fixture(scope="session")
+def prod_dir(tmp_path_factory):
+    """A production build (what `make firmware` writes: no development tests)."""
+    import build
+    out = str(tmp_path_factory.mktemp("prod"))
+    build.build(out, dev=False)
+    return out
+
+
 class AgentProc:
     def __init__(self, build_dir, cfg, workdir, heap=HEAP, launcher=False):
         self.cfg = cfg

@@ -17,11 +17,9 @@ from conftest import MICROPYTHON, ROOT, AgentProc, base_config, wait_booted
 from diag_helpers import meas, results, start
 
 
-@pytest.fixture(scope="module")
-def prod(tmp_path_factory):
-    out = str(tmp_path_factory.mktemp("prod"))
-    build.build(out, dev=False)
-    return out
+@pytest.fixture
+def prod(prod_dir):
+    return prod_dir
 
 
 def _config(tmp_path, csms_url, **over):

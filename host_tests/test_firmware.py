@@ -7,7 +7,6 @@ import hashlib
 import json
 import os
 import shutil
-import subprocess
 
 import pytest
 
@@ -19,12 +18,9 @@ with open(os.path.join(ROOT, "firmware", "tests.json")) as _f:
     LISTS = json.load(_f)
 
 
-@pytest.fixture(scope="module")
-def prod(tmp_path_factory):
-    """A production build (what `make firmware` writes), once for this module."""
-    out = str(tmp_path_factory.mktemp("prod"))
-    build.build(out, dev=False)
-    return out
+@pytest.fixture
+def prod(prod_dir):
+    return prod_dir
 
 
 def _sha(path):
@@ -112,17 +108,17 @@ def test_test_list_errors_and_unlisted_modules(tmp_path, monkeypatch):
     assert {"memory", "noop", "health"} <= set(dev_ids) and warn == []
 
 
-def test_make_firmware_prints_the_figures(tmp_path):
-    out = str(tmp_path / "b")
-    r = subprocess.run([os.path.join(ROOT, ".venv", "bin", "python"), os.path.join(ROOT, "tools", "build.py"), out],
-                       capture_output=True, text=True, timeout=600)
-    assert r.returncode == 0, r.stderr
+def test_make_firmware_prints_the_figures(prod):
+    text = build.report(prod)  # what `make firmware` prints after building
     for p in ("ocpp/", "ocpp/ops/", "model/", "diag/", "diag/tests/", "net/", "modbus/", "umodbus/"):
-        assert "\n%s " % p in r.stdout, r.stdout
-    assert "route .mpy tree: agent " in r.stdout and "route ROMFS image: agent.romfs " in r.stdout
-    with open(os.path.join(out, "BUILD.json")) as f:
+        assert "\n%s " % p in text, text
+    assert "route .mpy tree: agent " in text and "route ROMFS image: agent.romfs " in text
+    with open(os.path.join(prod, "BUILD.json")) as f:
         info = json.load(f)
-    assert "%d B" % info["sizes"]["agent"] in r.stdout and info["dev"] is False
+    assert "agent %d B" % info["sizes"]["agent"] in text and info["dev"] is False
+    assert "production build" in text and "line numbers dropped" in text
+    assert info["image"] == os.path.getsize(os.path.join(prod, "agent.romfs"))
+    assert sum(v for k, v in info["sizes"].items() if k not in ("agent", "total")) == info["sizes"]["total"]
 
 
 # --- the agent as deployed ---------------------------------------------------------

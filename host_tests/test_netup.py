@@ -128,7 +128,9 @@ def test_unreachable_ntp_server_is_one_line_not_a_hang():
 
 @pytest.mark.parametrize("bad, msg", [
     ({"wifi": {"ssid": "a"}, "ethernet": {}}, "give 'wifi' or 'ethernet', not both"),
-    ({"wifi": {"ssid": "x" * 33}}, "'wifi.ssid' must be a string of 1..32 characters"),
+    ({"wifi": {"ssid": "x" * 33}}, "'wifi.ssid' must be a string of 1..32 bytes"),
+    ({"wifi": {"ssid": "Ladepark-" + "ü" * 12}}, "'wifi.ssid' must be a string of 1..32 bytes"),  # 21 characters
+
     ({"wifi": {"password": "p"}}, "'wifi.ssid' is missing"),
     ({"wifi": {"ssid": "a", "pasword": "p"}}, "'wifi.pasword' is not a Wi-Fi setting"),
     ({"ethernet": {"mdc": 123}}, "'ethernet.mdc' must be an integer 0..99"),

@@ -128,8 +128,9 @@ def _network(cfg):
             lim = {"ssid": (1, 32), "password": (0, 64), "hostname": (1, 32)}.get(k)
             if lim is None:
                 raise ConfigError("'wifi.%s' is not a Wi-Fi setting (ssid, password, hostname)" % k)
-            if type(v) is not str or not lim[0] <= len(v) <= lim[1]:
-                raise ConfigError("'wifi.%s' must be a string of %d..%d characters" % (k, lim[0], lim[1]))
+            # Lengths in UTF-8 bytes: an SSID is 0..32 octets (IEEE 802.11), not characters.
+            if type(v) is not str or not lim[0] <= len(v.encode()) <= lim[1]:
+                raise ConfigError("'wifi.%s' must be a string of %d..%d bytes" % (k, lim[0], lim[1]))
         if "ssid" not in w:
             raise ConfigError("'wifi.ssid' is missing")
     if e is not None:
