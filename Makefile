@@ -5,6 +5,7 @@ HEAP ?= 320k
 DEV ?=
 PORT ?=
 ROUTE ?= files
+CONFIG ?=
 
 .PHONY: setup run test bench build firmware deploy clean
 
@@ -29,7 +30,7 @@ build: firmware
 
 deploy:
 	@test -n "$(PORT)" || { echo "make deploy PORT=/dev/ttyACM0 (or any mpremote connect name)"; exit 2; }
-	$(PY) tools/deploy.py --port $(PORT) --route $(ROUTE)
+	$(PY) tools/deploy.py --port $(PORT) --route $(ROUTE) $(if $(CONFIG),--config $(CONFIG))
 
 clean:
 	rm -rf build state .pytest_cache
