@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
 
 import pytest
 
@@ -268,3 +269,48 @@ def test_a_manifest_of_another_build_or_a_missing_identity_fails(csms, prod, tmp
             assert "changed " + rel not in r["evidence"]
         finally:
             assert a.stop() == 0
+
+
+@pytest.mark.req("DG18.FR.05")
+def test_on_a_frozen_build_it_reports_the_identity_and_catches_shadowing():
+    # No frozen binary here: the module is told it was loaded from .frozen (as frozen
+    # modules are), with a generated diag.builtin; first every agent module claims
+    # to be frozen too, then one (lazy) comes from a file, as a stray lib/lazy.py on
+    # the filesystem would make it.
+    script = r'''
+import sys, asyncio
+class B:
+    TESTS = ("integrity", "memory"); MICROPYTHON = "1.29.0"; MPY = "6.3"
+    BUILT = "2026-11-29T12:00:00Z"; CODE = "ab" * 32; DEV = False
+sys.modules["diag.builtin"] = B
+import diag
+diag.builtin = B
+from diag.tests import integrity
+class Ctx:
+    def __init__(self):
+        self.p = {"allowExtra": False}; self.ev = []; self.m = {}; self.reason = None
+    def evidence(self, t): self.ev.append(t)
+    def measure(self, name, v, unit=None, limit=None, ok=None): self.m[name] = (v, ok); return ok
+    def fail(self, code, info): self.reason = (code, info)
+for name in list(sys.modules):
+    if name.split(".")[0] in integrity._OURS:
+        try:
+            sys.modules[name].__file__ = ".frozen/" + name.replace(".", "/") + ".py"
+        except (AttributeError, TypeError):
+            pass
+c = Ctx()
+print("ONE", asyncio.run(integrity._check(c)), c.m, c.ev)
+import lazy
+lazy.__file__ = "lib/lazy.py"
+sys.modules["diag.builtin"] = B
+c = Ctx()
+print("TWO", asyncio.run(integrity._check(c)), c.m, c.ev, c.reason)
+'''
+    env = dict(os.environ, MICROPYPATH=".frozen:" + os.path.join(ROOT, "lib"))
+    r = subprocess.run([os.path.join(ROOT, ".venv", "bin", "micropython"), "-c", script], capture_output=True,
+                       text=True, timeout=60, env=env)
+    out = r.stdout
+    assert "ONE Passed" in out, out + r.stderr
+    assert "firmware MicroPython 1.29.0 (mpy 6.3), built 2026-11-29T12:00:00Z, code abababababababab, 2 tests" in out
+    two = [l for l in out.splitlines() if l.startswith("TWO")][0]
+    assert two.startswith("TWO Failed") and "lazy from lib/lazy.py" in two and "'Shadowed'" in two, two
