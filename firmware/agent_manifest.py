@@ -1,21 +1,10 @@
-# The agent's own code, for include() from a port's manifest (manifest.py for boards,
-# unix_manifest.py for the unix port). Paths are relative to this file.
-package("ocpp", base_path="../lib")
-package("model", base_path="../lib")
-package("diag", base_path="../lib")
-package("net", base_path="../lib")
-package("modbus", base_path="../lib")
-# umodbus (micropython-modbus, unpacked in .deps/ by `make setup`): the modules the
-# meter test uses; its blocking transports and typing shim are left out (tools/build.py DEPS).
-package("umodbus", files=("__init__.py", "version.py", "const.py", "functions.py"),
-        base_path="../.deps")
-module("agent.py", base_path="../lib")
-module("charger.py", base_path="../lib")
-module("clock.py", base_path="../lib")
-module("config.py", base_path="../lib")
-module("datadir.py", base_path="../lib")
-module("lazy.py", base_path="../lib")
-module("log.py", base_path="../lib")
-module("store.py", base_path="../lib")
-module("tlsctx.py", base_path="../lib")
-module("x509.py", base_path="../lib")
+# The agent as `make firmware` built it, for include() from a port's manifest (manifest.py
+# for boards, qemu_manifest.py, unix_manifest.py): the same modules and the same test list
+# as the deployable tree (firmware/tests.json; production leaves the development tests
+# out) and the generated diag/builtin.py, so a frozen firmware needs no diagTests.
+# Paths are relative to this file.
+import os
+
+if not os.path.exists("../build/gen/manifest.py"):
+    raise Exception("no build/gen/manifest.py: run `make firmware` (or DEV=1) first")
+include("../build/gen/manifest.py")

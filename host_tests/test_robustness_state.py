@@ -11,7 +11,7 @@ import pytest
 
 from harness import CallErrorReply
 from conftest import MICROPYTHON, ROOT, AgentProc, base_config, collect, gv, result_checksum, wait_booted
-from diag_helpers import results, start
+from diag_helpers import offered, results, start
 from test_robustness import booted, default_reply, still_serving
 from ws_peer import WsPeer
 
@@ -36,7 +36,10 @@ def test_broken_test_modules_are_left_out_and_reported(csms, build_dir, tmp_path
     for name, src in BROKEN.items():
         with open(os.path.join(build, "lib", "diag", "tests", name + ".py"), "w") as f:
             f.write(src)
-    a = AgentProc(build, base_config(csms.url, str(tmp_path)), str(tmp_path)).start()
+    # A build offers the tests it was built with (diag/builtin.py); modules added to
+    # the tree afterwards are offered only when the config lists them.
+    ids = sorted(offered()) + sorted(BROKEN)
+    a = AgentProc(build, base_config(csms.url, str(tmp_path), diagTests=ids), str(tmp_path)).start()
     try:
         wait_booted(csms, a)
         log = a.log()

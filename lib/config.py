@@ -107,7 +107,64 @@ def check(cfg):
         raise ConfigError("'logLevel' must be debug, info or warn")
     if "meter" in cfg:
         _meter(cfg["meter"])
+    for k in ("serialNumber", "firmwareVersion", "startupTests", "diagVendorId"):
+        if k in cfg and type(cfg[k]) is not str:
+            raise ConfigError("'%s' must be a string" % k)
+    if "healthCheckInterval" in cfg and (type(cfg["healthCheckInterval"]) is not int or cfg["healthCheckInterval"] < 0):
+        raise ConfigError("'healthCheckInterval' must be a non-negative integer")
+    t = cfg.get("diagTests")
+    if t is not None and (type(t) is not list or any(type(x) is not str or not 0 < len(x) <= 36 for x in t)):
+        raise ConfigError("'diagTests' must be a list of test ids")
+    _network(cfg)
     return cfg
+
+
+# Network bring-up on a board (lib/netup.py, run by boot.py).
+_ETH_INT = (("mdc", 0, 99), ("mdio", 0, 99), ("power", 0, 99), ("phyAddr", 0, 31))
+
+
+def _network(cfg):
+    w, e = cfg.get("wifi"), cfg.get("ethernet")
+    if w is not None and e is not None:
+        raise ConfigError("give 'wifi' or 'ethernet', not both")
+    if w is not None:
+        if type(w) is not dict:
+            raise ConfigError("'wifi' must be an object, e.g. {\"ssid\": \"depot\", \"password\": \"...\"}")
+        for k in w:
+            v = w[k]
+            lim = {"ssid": (1, 32), "password": (0, 64), "hostname": (1, 32)}.get(k)
+            if lim is None:
+                raise ConfigError("'wifi.%s' is not a Wi-Fi setting (ssid, password, hostname)" % k)
+            # Lengths in UTF-8 bytes: an SSID is 0..32 octets (IEEE 802.11), not characters.
+            if type(v) is not str or not lim[0] <= len(v.encode()) <= lim[1]:
+                raise ConfigError("'wifi.%s' must be a string of %d..%d bytes" % (k, lim[0], lim[1]))
+        if "ssid" not in w:
+            raise ConfigError("'wifi.ssid' is missing")
+    if e is not None:
+        if type(e) is not dict:
+            raise ConfigError("'ethernet' must be an object, e.g. {\"phy\": \"LAN8720\", \"mdc\": 23, \"mdio\": 18}")
+        for k in e:
+            v = e[k]
+            if k == "phy":
+                if type(v) is not str or not 0 < len(v) <= 16 or not all(c.isalpha() or c.isdigit() for c in v):
+                    raise ConfigError("'ethernet.phy' must be a PHY name such as LAN8720")
+                continue
+            for name, lo, hi in _ETH_INT:
+                if k == name:
+                    if type(v) is not int or not lo <= v <= hi:
+                        raise ConfigError("'ethernet.%s' must be an integer %d..%d" % (k, lo, hi))
+                    break
+            else:
+                raise ConfigError("'ethernet.%s' is not an Ethernet setting (phy, phyAddr, mdc, mdio, power)" % k)
+    n = cfg.get("networkTimeout", 20)
+    if type(n) is not int or not 1 <= n <= 600:
+        raise ConfigError("'networkTimeout' must be an integer 1..600 (seconds)")
+    s = cfg.get("ntpServer")
+    if s is not None and (type(s) is not str or not 0 < len(s) <= 100):
+        raise ConfigError("'ntpServer' must be \"host[:port]\"")
+    f = cfg.get("ifconfig")
+    if f is not None and (type(f) is not list or len(f) != 4 or any(type(x) is not str for x in f)):
+        raise ConfigError("'ifconfig' must be [ip, netmask, gateway, dns] (strings)")
 
 
 _TARGET_LISTS = ("ntpServers", "ntsServers", "ntsCaFiles", "dnsNames", "tcpEndpoints")

@@ -60,9 +60,16 @@ class Demo:
             json.dump(cfg, f, indent=1)
         print("CSMS listening on %s; starting the agent (MicroPython unix port, heap %s)"
               % (self.csms.url, self.args.heap), flush=True)
-        main = os.path.join(ROOT, "build", "main.py")
-        if not os.path.exists(main):
-            main = os.path.join(ROOT, "main.py")
+        # The development build (`make run` writes it; it has every test), else the
+        # sources: a production build in build/ (`make firmware`) offers fewer tests.
+        main = os.path.join(ROOT, "main.py")
+        built = self.args.build or os.path.join(ROOT, "build")
+        try:
+            with open(os.path.join(built, "BUILD.json")) as f:
+                if json.load(f).get("dev"):
+                    main = os.path.join(built, "main.py")
+        except (OSError, ValueError):
+            pass
         proc = await asyncio.create_subprocess_exec(
             MICROPYTHON, "-X", "heapsize=" + self.args.heap, main, cfg_path,
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
@@ -201,6 +208,8 @@ def main():
     ap.add_argument("--heap", default="320k", help="MicroPython -X heapsize for the agent")
     ap.add_argument("--heartbeat", type=int, default=5, help="heartbeat interval the CSMS gives (s)")
     ap.add_argument("--workdir", help="where the demo config and station state go (default: a temp dir)")
+    ap.add_argument("--build", help="a development build to run (tools/build.py --dev; default: build/ "
+                                    "when it is one, else the sources)")
     ap.add_argument("--once", action="store_true", help="run the story once and exit (for tests)")
     ap.add_argument("--trace", action="store_true", help="also print every OCPP message both ways")
     sys.exit(asyncio.run(amain(ap.parse_args())))

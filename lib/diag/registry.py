@@ -32,10 +32,23 @@ def _listing():
     return names
 
 
+def _builtin():
+    # A build (tools/build.py) writes the tests it ships to diag/builtin.py: the
+    # charger maker's choice, and the only list a frozen firmware has. Running from
+    # source there is none, and the package directory is listed instead.
+    try:
+        from diag import builtin
+    except ImportError:
+        return None
+    t = builtin.TESTS
+    lazy.drop("diag.builtin")
+    return t
+
+
 class Registry:
     def __init__(self, store, only=None):
-        """only: explicit test ids (config "diagTests"), e.g. for frozen firmware
-        where the package directory cannot be listed.
+        """only: explicit test ids (config "diagTests"); else the build's list
+        (diag/builtin.py), else every module in diag/tests/ (running from source).
         The index (testId, type) is kept in the store, so that a start does not
         import every test module: rebuilt only when the set of modules changes.
         A module whose descriptor does not check is left out (self.bad), logged,
@@ -44,7 +57,7 @@ class Registry:
         self.extra = {}  # testId -> module registered by the charger's firmware (charger.py)
         self.index = []  # [(testId, testType)], sorted by id
         self.bad = []  # [(testId, reason)]
-        ids = sorted(only or _listing())
+        ids = sorted(only or _builtin() or _listing())
         if not ids:
             log.warn("diag: no tests found; frozen firmware must list them in diagTests")
         try:
