@@ -86,7 +86,10 @@ def test_health_degrades_after_failed_self_test(csms, agent):
     assert "noop" in r["evidence"]
     ev = csms.wait_for("NotifyEvent", station=agent.station, after=n,
                        predicate=lambda e: e["payload"]["eventData"][0]["component"].get("instance") == "health")
-    assert ev["payload"]["eventData"][0]["actualValue"] == "Degraded"
+    e = ev["payload"]["eventData"][0]
+    # Health goes on LastHealth, whose values are health statuses (not on LastVerdict).
+    assert (e["variable"], e["actualValue"]) == ({"name": "LastHealth"}, "Degraded")
+    assert e["eventNotificationType"] == "PreconfiguredMonitor" and e["variableMonitoringId"] > 0
 
 
 def test_custom_trigger_with_parameters(csms, agent):
