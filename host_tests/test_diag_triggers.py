@@ -2,6 +2,7 @@
 interval, CustomTrigger, the DataTransfer binding (and the fallback to it),
 NotifyEvent, GetLog upload of the journal."""
 import json
+import re
 
 import pytest
 
@@ -188,6 +189,9 @@ def test_get_log_uploads_the_journal(csms, agent):
         assert [l["resultId"] for l in lines] == [r["resultId"] for r in sent]
         assert all(l["checksum"] == result_checksum(l) for l in lines)
         assert up["headers"]["Content-Type"] == "application/x-ndjson"
+        # What tells a CSMS that only knows OCPP's log types what it got (SPEC.md 10.3).
+        assert re.fullmatch(r"diagnostics-CS001-\d{8}T\d{6}Z\.ndjson", res["filename"]), res
+        assert up["headers"]["Content-Disposition"] == 'attachment; filename="%s"' % res["filename"]
         st = [r["payload"]["status"] for r in csms.messages(station=agent.station, action="LogStatusNotification")]
         csms.wait_for("LogStatusNotification", station=agent.station,
                       predicate=lambda r: r["payload"]["status"] == "Uploaded" and r["payload"].get("requestId") == 9)
