@@ -266,7 +266,7 @@ def test_monitoring_report_in_parts_and_filters(csms, agent):
     assert report(csms, st, 11, componentVariable=[{"component": {"name": "Compteur-é"}}])[0] == "EmptyResultSet"
 
 
-@pytest.mark.req("DG15.FR.13")
+@pytest.mark.req("DG15.FR.13", "DG15.FR.14")
 def test_monitoring_level_filters_events(csms, agent):
     st = agent.station
     res = csms.call(st, "SetMonitoringLevel", {"severity": 10})

@@ -17,13 +17,15 @@ def var_of(agent, tid):
     return "LastHealth" if agent.diag.registry.type_of(tid) == "HealthCheck" else "LastVerdict"
 
 
-def preconfigured(agent):
-    """Every built-in monitor, ids 1.. in test-id order (OCPP lets ids change with the
-    firmware: a CSMS asks GetMonitoringReport after a reboot, N04.FR.19)."""
+def preconfigured(agent, only=None):
+    """The built-in monitors (of test `only`, or all), ids 1.. in test-id order (OCPP
+    lets ids change with the firmware: a CSMS asks GetMonitoringReport after a
+    reboot, N04.FR.19)."""
     out = []
     for i, tid in enumerate(agent.diag.registry.ids()):
-        out.append([1 + i, "DiagnosticTest", tid, None, None, var_of(agent, tid), None,
-                    "Delta", 1, SEVERITY, None, "P"])
+        if only is None or tid == only:
+            out.append([1 + i, "DiagnosticTest", tid, None, None, var_of(agent, tid), None,
+                        "Delta", 1, SEVERITY, None, "P"])
     return out
 
 
@@ -46,10 +48,8 @@ def on_result(agent, tid, state, prev, info):
     if not alert:
         return _custom(agent, tid, None)
     from model import monitors as M
-    m = None
-    for x in M.preconfigured(agent):
-        if x[M.CI] == tid:
-            m = x
+    m = M.preconfigured(agent, tid)
+    m = m[0] if m else None
     if m is None or not M.wanted(agent, m):
         return _custom(agent, tid, None)  # cleared, replaced, or below the level
     comp, v = M.target(agent, m)

@@ -69,25 +69,22 @@ def off(agent):
     return ids if type(ids) is list else []
 
 
-def preconfigured(agent, everything=False):
-    """Active preconfigured monitors (all of them with everything=True)."""
+def preconfigured(agent, only=None):
+    """Preconfigured monitors in force (only those on component instance `only`)."""
     name = agent.premon
-    if not name or (base(agent) == "HardWiredOnly" and not everything):
+    if not name or base(agent) == "HardWiredOnly":
         return []
     import lazy
-    ms = lazy.load(name).preconfigured(agent)
-    if everything:
-        return ms
     gone = off(agent)
-    return [m for m in ms if m[ID] not in gone]
+    return [m for m in lazy.load(name).preconfigured(agent, only) if m[ID] not in gone]
 
 
 def active(agent):
     return custom(agent) + preconfigured(agent)
 
 
-def find(agent, mid):
-    for m in active(agent):
+def find(ms, mid):
+    for m in ms:
         if m[ID] == mid:
             return m
     return None

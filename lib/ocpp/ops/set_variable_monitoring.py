@@ -23,10 +23,11 @@ def handle(agent, p):
     st = agent.store
     nxt = st.get("mon/next", M.FIRST_CUSTOM)
     gone = M.off(agent)
+    act = M.active(agent)  # once per request: the preconfigured list is built anew
     changed = False
     out = []
     for it in items:
-        status, why, mid = _one(agent, M, it, nxt, gone)
+        status, why, mid = _one(agent, M, it, nxt, gone, act)
         r = {"status": status, "type": it["type"], "severity": it["severity"],
              "component": it["component"], "variable": it["variable"]}
         if status == "Accepted":
@@ -46,7 +47,7 @@ def handle(agent, p):
     return {"setMonitoringResult": out}
 
 
-def _one(agent, M, it, nxt, gone):
+def _one(agent, M, it, nxt, gone, act):
     """-> (status, (reasonCode, additionalInfo) or None, id)."""
     dm = agent.dm
     comp = dm.match(it["component"])
@@ -65,6 +66,10 @@ def _one(agent, M, it, nxt, gone):
     if t != "Delta" and not (t in ("UpperThreshold", "LowerThreshold") and v[2] in "id"):
         return "UnsupportedMonitorType", ("UnsupportedType", "%s on %s: Delta%s only" % (
             t, v[0], ", UpperThreshold, LowerThreshold" if v[2] in "id" else "")), None  # N04.FR.05
+    if not abs(value) < 1e300:
+        # 1e999 parses as inf: it would be written to flash and sent back as JSON
+        # that is not JSON.
+        return "Rejected", ("InvalidValue", "value must be a finite number"), None
     if sev > 9:
         return "Rejected", ("InvalidSeverity", "severity %d: 0..9" % sev), None
     if it.get("transaction"):
@@ -72,19 +77,19 @@ def _one(agent, M, it, nxt, gone):
     if t == "Delta" and value < 0:
         return "Rejected", ("NegativeDelta", "a Delta value cannot be negative"), None  # N04.FR.14
     if t != "Delta" and ((v[5] and value < float(v[5])) or (v[6] and value > float(v[6]))):
-        return "Rejected", ("ValueOutOfRange", "%s outside %s..%s of %s" % (
-            _num(value), v[5], v[6], v[0])), None  # N04.FR.06
+        return "Rejected", ("ValueOutOfRange", "%g outside %s..%s of %s" % (
+            value, v[5], v[6], v[0])), None  # N04.FR.06
     ms = M.custom(agent)
     old = None
     mid = it.get("id")
     if mid is not None:
-        old = M.find(agent, mid)
+        old = M.find(act, mid)
         if old is None:
             return "Rejected", ("UnknownMonitor", "no monitor %d" % mid), mid  # N04.FR.13
         if not M.same_var(old, comp, v):
             return "Rejected", ("OtherVariable", "monitor %d watches %s.%s" % (
                 mid, old[M.CN], old[M.VN])), mid  # N04.FR.16
-    for m in M.active(agent):
+    for m in act:
         if m is not old and M.same_var(m, comp, v) and m[M.TYPE] == t and m[M.SEV] == sev:
             return "Duplicate", ("SameTypeSeverity", "monitor %d is %s severity %d" % (
                 m[M.ID], t, sev)), mid  # N04.FR.10
@@ -93,6 +98,7 @@ def _one(agent, M, it, nxt, gone):
     m = [mid if old else nxt, comp.name, comp.instance, comp.evse, comp.connector, v[0], v[1] or None,
          t, value, sev, None, "C"]
     if old is not None:
+        act.remove(old)
         if old[M.KIND] == "C":
             ms.remove(old)  # N04.FR.12: replaced
         elif old[M.ID] not in gone:
@@ -100,12 +106,9 @@ def _one(agent, M, it, nxt, gone):
     if t == "Delta":
         m[M.REF] = dm.value(comp, v)  # changes are counted from now
     ms.append(m)
+    act.append(m)
     # A threshold already exceeded is reported at once (N07.FR.11).
     e = M.evaluate(agent, m, comp, v) if t != "Delta" else None
     if e and M.wanted(agent, m):
         M.notify(agent, [e])
     return "Accepted", None, m[M.ID]
-
-
-def _num(x):
-    return ("%d" % x) if x == int(x) else ("%g" % x)
