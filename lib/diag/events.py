@@ -51,6 +51,7 @@ def on_result(agent, tid, state, prev, info):
     m = M.preconfigured(agent, tid)
     m = m[0] if m else None
     if m is None or not M.wanted(agent, m):
+        M.release(agent)
         return _custom(agent, tid, None)  # cleared, replaced, or below the level
     comp, v = M.target(agent, m)
     e = M.event(agent, m, comp, v, "Delta", state, not now_bad, state, info if now_bad else None)
@@ -59,9 +60,12 @@ def on_result(agent, tid, state, prev, info):
 
 def _custom(agent, tid, events):
     # The CSMS's own monitors on this test and on DiagnosticsCtrlr (result counters).
-    if agent.monitors or (agent.monitors is None and agent.store.get("mon/c")):
-        from model import monitors as M
+    mine = agent.monitors or (agent.monitors is None and agent.store.get("mon/c"))
+    if not mine and not events:
+        return
+    from model import monitors as M
+    if mine:
         M.check(agent, ("DiagnosticTest:" + tid, "DiagnosticsCtrlr"), events)
-    elif events:
-        from model import monitors as M
+    else:
         M.notify(agent, events)
+    M.release(agent)

@@ -200,6 +200,14 @@ def check(agent, keys=None, events=None):
     notify(agent, out)
 
 
+def release(agent):
+    """Forget this module when no sweep needs it (it keeps no state of its own): a
+    station whose CSMS sets no monitors holds it only while an event goes out."""
+    if agent.monitor_task is None:
+        import lazy
+        lazy.drop("model.monitors")
+
+
 def start_sweep(agent):
     if agent.monitor_task is None and custom(agent):
         agent.monitor_task = agent.spawn(sweep(agent))

@@ -31,4 +31,5 @@ def handle(agent, p):
     if changed:
         agent.store.update({"mon/off": gone})
         M.save(agent)
+    M.release(agent)  # the sweep ends by itself once no monitor is left
     return {"clearMonitoringResult": out}

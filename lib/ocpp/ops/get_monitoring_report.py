@@ -49,6 +49,7 @@ def handle(agent, p):
     cvs = p.get("componentVariable")
     sel = [m for m in M.active(agent) if (types is None or m[M.TYPE] in types)
            and (not cvs or any(_matches(m, cv) for cv in cvs))]
+    M.release(agent)
     if not sel:
         return {"status": "EmptyResultSet"}  # N02.FR.10
     # Grouped by component and variable: one MonitoringData per variable.

@@ -23,4 +23,5 @@ def handle(agent, p):
     agent.store.update({"mon/off": gone})
     M.save(agent)
     agent.dm.put("MonitoringCtrlr", "ActiveMonitoringBase", b)
+    M.release(agent)
     return {"status": "Accepted"}  # N03.FR.01

@@ -44,6 +44,7 @@ def handle(agent, p):
         st.update({"mon/off": gone})
         M.save(agent, nxt)
         M.start_sweep(agent)
+    M.release(agent)
     return {"setMonitoringResult": out}
 
 
