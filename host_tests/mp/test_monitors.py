@@ -159,6 +159,18 @@ def test_event_ids_unique_across_restarts():
     assert Store(_DIR).get("evSeq") > first
 
 
+def test_damaged_store_entries_are_dropped():
+    a = _Agent()
+    good = [1000, "TestCtrlr", "été", None, None, "Name", None, "Delta", 1, 3, "old", "C"]
+    a.store.put("mon/c", [good, [1, 2], 7, "x", good[:7] + ["Periodic"] + good[8:],
+                          good[:9] + ["9"] + good[10:], None])
+    a.monitors = None
+    assert M.custom(a) == [good[:10] + [None, "C"]]  # a Delta restarts from the value now
+    a.store.put("mon/c", {"not": "a list"})
+    a.monitors = None
+    assert M.custom(a) == []
+
+
 def test_log_file_name():
     from diag.ops.get_log import filename
     n = filename(_Agent())

@@ -42,13 +42,24 @@ def custom(agent):
     """The CSMS's monitors, loaded from the store on first use."""
     if agent.monitors is None:
         ms = []
-        for m in agent.store.get("mon/c") or ():
-            if type(m) is list and len(m) == 12:  # anything else: a corrupt store
-                if m[TYPE] == "Delta":
-                    m[REF] = None  # a change reported before a reboot is not reported again
-                ms.append(m)
+        raw = agent.store.get("mon/c")
+        for m in raw if type(raw) is list else ():
+            if not _sound(m):
+                log.warn("monitor %r unreadable, dropped", m)
+                continue
+            if m[TYPE] == "Delta":
+                m[REF] = None  # a change reported before a reboot is not reported again
+            ms.append(m)
         agent.monitors = ms
     return agent.monitors
+
+
+def _sound(m):
+    # What this module wrote: anything else in the store is damage, never trusted
+    # (it would end up in NotifyEvent and NotifyMonitoringReport).
+    return (type(m) is list and len(m) == 12 and type(m[ID]) is int and type(m[CN]) is str
+            and type(m[VN]) is str and m[TYPE] in ("Delta", "UpperThreshold", "LowerThreshold")
+            and type(m[VAL]) in (int, float) and type(m[SEV]) is int and m[KIND] == "C")
 
 
 def save(agent, next_id=None):
@@ -189,11 +200,10 @@ def check(agent, keys=None, events=None):
             continue
         try:
             e = evaluate(agent, m, comp, v)
+            if e and wanted(agent, m):
+                out.append(e)
         except Exception as ex:  # one odd value must not silence the other monitors
             log.warn("monitor %d: %s: %s", m[ID], type(ex).__name__, ex)
-            continue
-        if e and wanted(agent, m):
-            out.append(e)
     if agent.monitors_dirty:
         agent.monitors_dirty = False
         save(agent)
