@@ -312,3 +312,32 @@ def test_events_and_reports_over_ocpp_201(make_agent):
     finally:
         a.stop()
         c.stop()
+
+
+@pytest.mark.req("DG15.FR.09", "DG15.FR.11")
+def test_replacing_a_builtin_monitor_makes_it_custom(csms, agent):
+    st = agent.station
+    pre = preconfigured_id(csms, st, "noop")
+    (r,) = setmon(csms, st, (_dt("noop", "LastVerdict"), "Delta", 1, 6, pre))
+    assert (r["status"], r["id"]) == ("Accepted", pre)
+    _, mons = report(csms, st, 20, componentVariable=[{"component": {"name": "DiagnosticTest",
+                                                                     "instance": "noop"}}])
+    assert [(vm["id"], vm["severity"], vm["eventNotificationType"]) for c, v, vm in mons] == [
+        (pre, 6, "CustomMonitor")]
+    # Plain Delta now: a first Passed is a change too, reported once, as CustomMonitor.
+    n = len(csms.messages())
+    start(csms, st, 1, ("noop", {"durationMs": 0}))
+    results(csms, st, 1, after=n)
+    rec, e = event_with(csms, st, pre, after=n)
+    assert (e["eventNotificationType"], e["actualValue"], e["severity"]) == ("CustomMonitor", "Passed", 6)
+    assert len(rec["payload"]["eventData"]) == 1
+    # All keeps the replacement; FactoryDefault brings the built-in one back.
+    csms.call(st, "SetMonitoringBase", {"monitoringBase": "All"})
+    _, mons = report(csms, st, 21, componentVariable=[{"component": {"name": "DiagnosticTest",
+                                                                     "instance": "noop"}}])
+    assert [vm["eventNotificationType"] for c, v, vm in mons] == ["CustomMonitor"]
+    csms.call(st, "SetMonitoringBase", {"monitoringBase": "FactoryDefault"})
+    _, mons = report(csms, st, 22, componentVariable=[{"component": {"name": "DiagnosticTest",
+                                                                     "instance": "noop"}}])
+    assert [(vm["id"], vm["severity"], vm["eventNotificationType"]) for c, v, vm in mons] == [
+        (pre, 4, "PreconfiguredMonitor")]

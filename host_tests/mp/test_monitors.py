@@ -142,6 +142,11 @@ def test_level_offline_and_version():
     M.check(a)
     assert _events(a) == []  # offline, above OfflineQueuingSeverity: dropped
     a.rpc.online = True
+    a.store.put("dm/MonitoringCtrlr/Enabled", "false")
+    a.setv("Name", "w")
+    M.check(a)
+    assert _events(a) == []  # MonitoringCtrlr.Enabled false: no monitor reports
+    a.store.put("dm/MonitoringCtrlr/Enabled", "true")
     a.rpc.version = "2.0.1"
     a.setv("Name", "z")
     M.check(a)
