@@ -341,3 +341,27 @@ def test_replacing_a_builtin_monitor_makes_it_custom(csms, agent):
                                                                      "instance": "noop"}}])
     assert [(vm["id"], vm["severity"], vm["eventNotificationType"]) for c, v, vm in mons] == [
         (pre, 4, "PreconfiguredMonitor")]
+
+
+@pytest.mark.req("DG15.FR.15")
+def test_only_an_accepting_csms_may_set_monitors(csms, make_agent):
+    # Who may do this: the CSMS the station authenticated to and that accepted its
+    # boot. Until then every monitoring request is refused and nothing is stored.
+    csms.set_boot_status("Rejected", interval=1)
+    a = make_agent(csms)
+    a.wait_log("boot Rejected")
+    for action, payload in (
+            ("SetVariableMonitoring", {"setMonitoringData": [
+                dict(_dt("memory", "LastVerdict"), type="Delta", value=1, severity=0)]}),
+            ("ClearVariableMonitoring", {"id": [1]}),
+            ("SetMonitoringBase", {"monitoringBase": "HardWiredOnly"}),
+            ("SetMonitoringLevel", {"severity": 0}),
+            ("GetMonitoringReport", {"requestId": 1})):
+        with pytest.raises(CallErrorReply) as e:
+            csms.call(a.station, action, payload)
+        assert e.value.code == "SecurityError", action
+    csms.set_boot_status("Accepted")
+    csms.wait_for("StatusNotification", station=a.station, timeout=10)
+    _, mons = report(csms, a.station, 2)
+    assert mons and all(vm["eventNotificationType"] == "PreconfiguredMonitor" for c, v, vm in mons)
+    assert gv(csms, a.station, ("MonitoringCtrlr", "ActiveMonitoringLevel"))[0]["attributeValue"] == "9"
