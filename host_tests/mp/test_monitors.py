@@ -131,11 +131,11 @@ def test_threshold_alerts_then_clears_and_persists():
 def test_level_offline_and_version():
     a = _Agent()
     _mon(a, "Name", "Delta", 1, sev=7)
-    a.store.put("dm/MonitoringCtrlr/ActiveMonitoringLevel", "6")
+    a.store.put("mon/level", 6)
     a.setv("Name", "x")
     M.check(a)
     assert _events(a) == []  # severity 7 above level 6
-    a.store.put("dm/MonitoringCtrlr/ActiveMonitoringLevel", "9")
+    a.store.put("mon/level", 9)
     a.store.put("dm/MonitoringCtrlr/OfflineQueuingSeverity", "5")
     a.rpc.online = False
     a.setv("Name", "y")

@@ -62,16 +62,18 @@ def _sound(m):
             and type(m[VAL]) in (int, float) and type(m[SEV]) is int and m[KIND] == "C")
 
 
-def save(agent, next_id=None):
-    # update(): always written (put() would compare the list with itself).
-    d = {"mon/c": agent.monitors}
+def save(agent, next_id=None, more=None):
+    """The CSMS's monitors, and `more` of the monitoring state, in one flash write.
+    update(): always written (put() would compare the list with itself)."""
+    d = more or {}
+    d["mon/c"] = agent.monitors
     if next_id:
         d["mon/next"] = next_id  # ids are never reused, across reboots too
     agent.store.update(d)
 
 
 def base(agent):
-    return agent.dm.get("MonitoringCtrlr", "ActiveMonitoringBase") or "All"
+    return agent.store.get("mon/base") or "All"
 
 
 def off(agent):
@@ -151,7 +153,8 @@ def wanted(agent, m):
     dm = agent.dm
     if dm.get("MonitoringCtrlr", "Enabled") == "false":
         return False
-    if m[SEV] > dm.get_int("MonitoringCtrlr", "ActiveMonitoringLevel", None, 9):
+    level = agent.store.get("mon/level", 9)
+    if m[SEV] > (level if type(level) is int else 9):
         return False
     online = agent.rpc.online and agent.station.boot_status == "Accepted"
     return online or m[SEV] <= dm.get_int("MonitoringCtrlr", "OfflineQueuingSeverity", None, 9)

@@ -78,8 +78,8 @@ BytesPerMessage|ClearVariableMonitoring|i|R|||||c|4096
 OfflineQueuingSeverity||i|RW||0|9|||9
 MonitoringBase||o|R||||All;FactoryDefault;HardWiredOnly||
 MonitoringLevel||i|R||0|9|||
-ActiveMonitoringBase||o|R||||All;FactoryDefault;HardWiredOnly||All
-ActiveMonitoringLevel||i|R||0|9|||9"""
+ActiveMonitoringBase||o|R||||All;FactoryDefault;HardWiredOnly||
+ActiveMonitoringLevel||i|R||0|9|||"""
 
 
 def install(agent):
@@ -121,8 +121,12 @@ def install(agent):
         return None
 
     def monitoring(var, inst):
-        if var in ("MonitoringBase", "MonitoringLevel"):
-            return dm.get("MonitoringCtrlr", "Active" + var)
+        # Set by SetMonitoringBase / SetMonitoringLevel, kept with the monitors
+        # (model/monitors.py) so that a request costs one flash write.
+        if var.endswith("MonitoringBase"):
+            return agent.store.get("mon/base") or "All"
+        if var.endswith("MonitoringLevel"):
+            return str(agent.store.get("mon/level", 9))
         return None
 
     dm.add(Component("ChargingStation", _STATION, get=station))

@@ -29,7 +29,6 @@ def handle(agent, p):
         changed = changed or status == "Accepted"
         out.append({"id": mid, "status": status})  # N06.FR.05: one result per id
     if changed:
-        agent.store.update({"mon/off": gone})
-        M.save(agent)
+        M.save(agent, None, {"mon/off": gone})
     M.release(agent)  # the sweep ends by itself once no monitor is left
     return {"clearMonitoringResult": out}

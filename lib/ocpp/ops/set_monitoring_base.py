@@ -20,8 +20,6 @@ def handle(agent, p):
     else:
         del ms[:]  # N03.FR.04/.05
         gone = []
-    agent.store.update({"mon/off": gone})
-    M.save(agent)
-    agent.dm.put("MonitoringCtrlr", "ActiveMonitoringBase", b)
+    M.save(agent, None, {"mon/off": gone, "mon/base": b})  # one flash write
     M.release(agent)
     return {"status": "Accepted"}  # N03.FR.01

@@ -10,5 +10,5 @@ def handle(agent, p):
     if sev > 9:  # N05.FR.02
         return {"status": "Rejected", "statusInfo": {"reasonCode": "OutOfRange",
                                                      "additionalInfo": "severity %d: 0..9" % sev}}
-    agent.dm.put("MonitoringCtrlr", "ActiveMonitoringLevel", sev)
+    agent.store.put("mon/level", sev)  # shown as MonitoringCtrlr.ActiveMonitoringLevel
     return {"status": "Accepted"}  # N05.FR.01

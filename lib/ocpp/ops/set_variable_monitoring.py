@@ -41,8 +41,7 @@ def handle(agent, p):
             r["statusInfo"] = {"reasonCode": why[0], "additionalInfo": why[1][:1024]}
         out.append(r)
     if changed:
-        st.update({"mon/off": gone})
-        M.save(agent, nxt)
+        M.save(agent, nxt, {"mon/off": gone})
         M.start_sweep(agent)
     M.release(agent)
     return {"setMonitoringResult": out}
