@@ -46,6 +46,16 @@ EXAMPLES = {
                              {"name": "durationMs", "value": 0}]}]}],
     "CancelDiagnostics": [{"requestId": 77}],
     "GetDiagnosticsResults": [{"requestId": 7, "maxResults": 2}],
+    "SetVariableMonitoring": [{"setMonitoringData": [
+        {"component": {"name": "DiagnosticTest", "instance": "memory"}, "variable": {"name": "LastVerdict"},
+         "type": "Delta", "value": 1, "severity": 2},
+        {"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "HeartbeatInterval"},
+         "type": "UpperThreshold", "value": 600, "severity": 5, "id": 1000}]}],
+    "ClearVariableMonitoring": [{"id": [1000, 1, 5]}],
+    "GetMonitoringReport": [{"requestId": 8, "monitoringCriteria": ["DeltaMonitoring"],
+                             "componentVariable": [{"component": {"name": "DiagnosticTest"}}]}],
+    "SetMonitoringBase": [{"monitoringBase": "All"}],
+    "SetMonitoringLevel": [{"severity": 9}],
 }
 
 ERROR_CLASS = {"type": "TypeConstraintViolation", "required": "OccurrenceConstraintViolation",
@@ -91,8 +101,15 @@ class Oracle:
         # The agent's own limits (DeviceDataCtrlr ItemsPerMessage / BytesPerMessage).
         items = payload.get("getVariableData") or payload.get("setVariableData") or \
             payload.get("componentVariable") or []
-        if action in ("GetVariables", "SetVariables", "GetReport"):
+        if action in ("GetVariables", "SetVariables", "GetReport", "GetMonitoringReport"):
             if len(items) > 16:
+                ok = {"OccurrenceConstraintViolation"}
+            if size > 4096:
+                ok = ok - {"RESULT"} | {"FormatViolation"}
+        # MonitoringCtrlr ItemsPerMessage / BytesPerMessage of the monitor requests.
+        mons = payload.get("setMonitoringData") or payload.get("id") or []
+        if action in ("SetVariableMonitoring", "ClearVariableMonitoring"):
+            if len(mons) > 8:
                 ok = {"OccurrenceConstraintViolation"}
             if size > 4096:
                 ok = ok - {"RESULT"} | {"FormatViolation"}

@@ -112,7 +112,7 @@ def test_get_report_filters(csms, agent):
     assert res["status"] == "Accepted"
     items = [d for p in collect(csms, agent.station, "NotifyReport", 13) for d in p["reportData"]]
     assert {d["component"]["name"] for d in items} == {"ChargingStation", "EVSE", "Connector",
-                                                        "DiagnosticsCtrlr"}
+                                                        "DiagnosticsCtrlr", "MonitoringCtrlr"}
 
 
 def test_items_and_bytes_per_message_limits(csms, agent):

@@ -2,6 +2,7 @@
 interval, CustomTrigger, the DataTransfer binding (and the fallback to it),
 NotifyEvent, GetLog upload of the journal."""
 import json
+import re
 
 import pytest
 
@@ -91,7 +92,10 @@ def test_health_degrades_after_failed_self_test(csms, agent):
     assert "noop" in r["evidence"]
     ev = csms.wait_for("NotifyEvent", station=agent.station, after=n,
                        predicate=lambda e: e["payload"]["eventData"][0]["component"].get("instance") == "health")
-    assert ev["payload"]["eventData"][0]["actualValue"] == "Degraded"
+    e = ev["payload"]["eventData"][0]
+    # Health goes on LastHealth, whose values are health statuses (not on LastVerdict).
+    assert (e["variable"], e["actualValue"]) == ({"name": "LastHealth"}, "Degraded")
+    assert e["eventNotificationType"] == "PreconfiguredMonitor" and e["variableMonitoringId"] > 0
 
 
 @pytest.mark.req("DG05.FR.05", "DG08.FR.01", "DG08.FR.02", "DG08.FR.03", "DG08.FR.04", "DG08.FR.05")
@@ -208,6 +212,9 @@ def test_get_log_uploads_the_journal(csms, agent):
         assert [l["resultId"] for l in lines] == [r["resultId"] for r in sent]
         assert all(l["checksum"] == result_checksum(l) for l in lines)
         assert up["headers"]["Content-Type"] == "application/x-ndjson"
+        # What tells a CSMS that only knows OCPP's log types what it got (SPEC.md 10.3).
+        assert re.fullmatch(r"diagnostics-CS001-\d{8}T\d{6}Z\.ndjson", res["filename"]), res
+        assert up["headers"]["Content-Disposition"] == 'attachment; filename="%s"' % res["filename"]
         st = [r["payload"]["status"] for r in csms.messages(station=agent.station, action="LogStatusNotification")]
         csms.wait_for("LogStatusNotification", station=agent.station,
                       predicate=lambda r: r["payload"]["status"] == "Uploaded" and r["payload"].get("requestId") == 9)

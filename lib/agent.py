@@ -19,6 +19,11 @@ _OPS = (
     ("GetReport", "ocpp.ops.get_report"),
     ("TriggerMessage", "ocpp.ops.trigger_message"),
     ("Reset", "ocpp.ops.reset"),
+    ("SetVariableMonitoring", "ocpp.ops.set_variable_monitoring"),
+    ("ClearVariableMonitoring", "ocpp.ops.clear_variable_monitoring"),
+    ("GetMonitoringReport", "ocpp.ops.get_monitoring_report"),
+    ("SetMonitoringBase", "ocpp.ops.set_monitoring_base"),
+    ("SetMonitoringLevel", "ocpp.ops.set_monitoring_level"),
 )
 
 
@@ -49,6 +54,15 @@ class Agent:
         self.startup_hooks = []  # coroutine functions run as tasks when the agent starts
         self.diag = None
         self._charger = None  # the embedding API (charger.py), made on first use
+        # Variable monitoring (model/monitors.py): the CSMS's monitors once loaded, the
+        # module that lists preconfigured ones (an extension's), the sweep task, and
+        # the last NotifyEvent eventId (the store holds a bound above it).
+        self.monitors = None
+        self.monitors_dirty = False
+        self.premon = None
+        self.monitor_task = None
+        seq = self.store.get("evSeq", 0)
+        self.event_seq = seq if type(seq) is int and seq >= 0 else 0
         self.stall = None  # benchmark only: event-loop stall meter
         for action, mod in _OPS:
             self.rpc.on(action, mod)

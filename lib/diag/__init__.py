@@ -20,6 +20,7 @@ def install(agent):
     for action, mod in _OPS:
         agent.rpc.on(action, mod)
     components.install(agent)
+    agent.premon = "diag.events"  # its built-in events are preconfigured monitors
     targets.install(agent)
     _call("model.meter", "install", agent)  # the Meter component, when the config has a meter
     agent.triggers["CustomTrigger"] = _custom_trigger

@@ -115,6 +115,12 @@ def writable(v):
     return "W" in v[_MUT]
 
 
+def monitorable(v):
+    """supportsMonitoring: write-only values are never read back and constants never
+    change, so no monitor can be set on either (model/monitors.py)."""
+    return v[_MUT] != "W" and v[_TYPE] != "p" and "c" not in v[_FLAGS]
+
+
 class DeviceModel:
     def __init__(self, store):
         self.store = store

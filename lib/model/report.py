@@ -3,7 +3,7 @@
 # CALLRESULT before the next is built (GetBaseReport / GetReport, OCPP 2.1 B07/B08).
 import clock
 import log
-from model.devmodel import dtype_name, mut_name, var_ocpp, writable
+from model.devmodel import dtype_name, monitorable, mut_name, var_ocpp, writable
 
 
 def item(dm, comp, v, value_size=1000):
@@ -16,7 +16,7 @@ def item(dm, comp, v, value_size=1000):
     if writable(v):
         attr["persistent"] = True
     t = v[2]
-    ch = {"dataType": "string" if t == "p" else dtype_name(t), "supportsMonitoring": False}
+    ch = {"dataType": "string" if t == "p" else dtype_name(t), "supportsMonitoring": monitorable(v)}
     if v[4]:
         ch["unit"] = v[4]
     if t in "id":

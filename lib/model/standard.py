@@ -66,6 +66,21 @@ MaxCertificateChainSize||i|R|||||c|5600
 OrganizationName||s|RW|||100|||
 SecurityProfile||i|R||1|3||c|"""
 
+# Variable monitoring (OCPP 2.1 N; model/monitors.py). MonitoringBase / MonitoringLevel
+# are the 2.0.1 names of what is in force, kept as read-only mirrors of the Active ones.
+_MONITORING = """
+Enabled||b|RW||||||true
+Available||b|R||||||true
+ItemsPerMessage|SetVariableMonitoring|i|R|||||c|8
+ItemsPerMessage|ClearVariableMonitoring|i|R|||||c|8
+BytesPerMessage|SetVariableMonitoring|i|R|||||c|4096
+BytesPerMessage|ClearVariableMonitoring|i|R|||||c|4096
+OfflineQueuingSeverity||i|RW||0|9|||9
+MonitoringBase||o|R||||All;FactoryDefault;HardWiredOnly||
+MonitoringLevel||i|R||0|9|||
+ActiveMonitoringBase||o|R||||All;FactoryDefault;HardWiredOnly||
+ActiveMonitoringLevel||i|R||0|9|||"""
+
 
 def install(agent):
     dm = agent.dm
@@ -105,6 +120,15 @@ def install(agent):
             return cfg["securityProfile"]
         return None
 
+    def monitoring(var, inst):
+        # Set by SetMonitoringBase / SetMonitoringLevel, kept with the monitors
+        # (model/monitors.py) so that a request costs one flash write.
+        if var.endswith("MonitoringBase"):
+            return agent.store.get("mon/base") or "All"
+        if var.endswith("MonitoringLevel"):
+            return str(agent.store.get("mon/level", 9))
+        return None
+
     dm.add(Component("ChargingStation", _STATION, get=station))
     for e, nconn in enumerate(cfg["evses"]):
         eid = e + 1
@@ -123,3 +147,12 @@ def install(agent):
     dm.add(Component("DeviceDataCtrlr", _DATA))
     dm.add(Component("ClockCtrlr", _CLOCK, get=clock_get))
     dm.add(Component("SecurityCtrlr", _SECURITY, get=security))
+    dm.add(Component("MonitoringCtrlr", _MONITORING, get=monitoring))
+    if agent.store.get("mon/c"):
+        agent.startup_hooks.append(_monitors)
+
+
+async def _monitors(agent):
+    # The CSMS's monitors from before the reboot: compared from now on (N07.FR.13).
+    import lazy
+    lazy.load("model.monitors").start_sweep(agent)

@@ -23,6 +23,16 @@ async def report_status(agent):
         log.warn("LogStatusNotification not delivered: %s", e)
 
 
+def filename(agent):
+    """diagnostics-<stationId>-<UTC time, ISO 8601 basic>.ndjson (SPEC.md 10.3): the name
+    tells a CSMS that only knows OCPP's log types what the upload holds. It travels in a
+    header and in file systems: characters other than A-Z a-z 0-9 . _ - become "_"."""
+    import clock
+    sid = "".join(c if "a" <= c <= "z" or "A" <= c <= "Z" or "0" <= c <= "9" or c in "._-" else "_"
+                  for c in agent.cfg["stationId"])
+    return "diagnostics-%s-%s.ndjson" % (sid, clock.iso().replace("-", "").replace(":", ""))
+
+
 def handle(agent, p):
     from diag.params import rejected
     if p["logType"] != "DiagnosticsLog":
@@ -32,8 +42,7 @@ def handle(agent, p):
         return rejected("UnsupportedProtocol", "FileTransferProtocols: HTTP,HTTPS")
     # For the security test: scheme://host[:port] only, no path, no user info.
     agent.diag.upload[2] = loc[:loc.index(":")] + "://" + loc.split("/", 3)[2].split("@")[-1][:64]
-    import clock
-    name = "diagnostics-%s-%s.ndjson" % (agent.cfg["stationId"], clock.iso().replace(":", ""))
+    name = filename(agent)
     status = "Accepted"
     old = agent.diag.upload[0]
     if old is not None:

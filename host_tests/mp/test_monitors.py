@@ -1,0 +1,187 @@
+# Monitor evaluation (model/monitors.py) and the DiagnosticsLog file name, run inside
+# MicroPython with a device model of its own.
+import os
+
+from unit import run
+
+from model import monitors as M
+from model.devmodel import Component, DeviceModel, monitorable
+from store import Store
+
+_T = """
+Count||i|R||0|100|||0
+Name||s|RW|||20|||é
+Pw||p|W||||||
+Ro||s|R|||||c|fixed"""
+_DIR = "/tmp/mp_unit_monitors"
+
+
+class _Box:
+    def __init__(self):
+        self.items = []
+
+    def put(self, action, payload, key=None):
+        self.items.append((action, payload))
+
+
+class _Rpc:
+    version = "2.1"
+    online = True
+
+
+class _Station:
+    boot_status = "Accepted"
+
+    def __init__(self):
+        self.outbox = _Box()
+
+
+class _Agent:
+    def __init__(self):
+        try:
+            for n in os.listdir(_DIR):
+                os.remove(_DIR + "/" + n)
+        except OSError:
+            pass
+        self.store = Store(_DIR)
+        self.dm = DeviceModel(self.store)
+        self.comp = self.dm.add(Component("TestCtrlr", _T, instance="été"))
+        self.dm.add(Component("MonitoringCtrlr", "\nEnabled||b|RW||||||true\n"
+                              "ActiveMonitoringLevel||i|R||0|9|||9\nOfflineQueuingSeverity||i|RW||0|9|||9"))
+        self.rpc = _Rpc()
+        self.station = _Station()
+        self.monitors = []
+        self.monitors_dirty = False
+        self.premon = None
+        self.event_seq = 0
+        self.cfg = {"stationId": "Borne \"é\"/1"}
+
+    def setv(self, var, value):
+        self.store.put("dm/TestCtrlr:été/" + var, value)
+
+
+def _mon(a, var, t, value, sev=5):
+    v = a.comp.find(var)
+    m = [1000 + len(a.monitors), "TestCtrlr", "été", None, None, var, None, t, value, sev, None, "C"]
+    if t == "Delta":
+        m[M.REF] = a.dm.value(a.comp, v)
+    a.monitors.append(m)
+    return m
+
+
+def _events(a):
+    out = [e for _, p in a.station.outbox.items for e in p["eventData"]]
+    a.station.outbox.items = []
+    return out
+
+
+def test_monitorable():
+    a = _Agent()
+    assert [monitorable(v) for v in a.comp.vars()] == [True, True, False, False]
+
+
+def test_numeric_delta_counts_from_the_value_last_reported():
+    a = _Agent()
+    m = _mon(a, "Count", "Delta", 5)
+    for x in ("3", "5"):  # 5 from 0 is not more than 5
+        a.setv("Count", x)
+        M.check(a)
+    assert _events(a) == []
+    a.setv("Count", "6")
+    M.check(a)
+    (e,) = _events(a)
+    assert (e["trigger"], e["actualValue"], e["variableMonitoringId"], e["severity"]) == ("Delta", "6", m[0], 5)
+    assert e["component"] == {"name": "TestCtrlr", "instance": "été"} and e["eventNotificationType"] == "CustomMonitor"
+    a.setv("Count", "2")  # 4 below the last report: nothing
+    M.check(a)
+    assert _events(a) == []
+
+
+def test_string_delta_any_change_once():
+    a = _Agent()
+    _mon(a, "Name", "Delta", 1)
+    M.check(a)
+    assert _events(a) == []
+    a.setv("Name", "ünïcode")
+    M.check(a)
+    M.check(a)
+    (e,) = _events(a)
+    assert e["actualValue"] == "ünïcode"
+
+
+def test_threshold_alerts_then_clears_and_persists():
+    a = _Agent()
+    m = _mon(a, "Count", "UpperThreshold", 10)
+    a.setv("Count", "10")  # at the limit is not over it
+    M.check(a)
+    assert _events(a) == []
+    a.setv("Count", "11")
+    M.check(a)
+    M.check(a)
+    (e,) = _events(a)
+    assert e["trigger"] == "Alerting" and "cleared" not in e
+    assert Store(_DIR).get("mon/c")[0][M.REF] == 1  # the trip survives a reboot
+    a.setv("Count", "4")
+    M.check(a)
+    (e,) = _events(a)
+    assert e["cleared"] is True and e["actualValue"] == "4"
+    assert m[M.REF] == 0
+
+
+def test_level_offline_and_version():
+    a = _Agent()
+    _mon(a, "Name", "Delta", 1, sev=7)
+    a.store.put("mon/level", 6)
+    a.setv("Name", "x")
+    M.check(a)
+    assert _events(a) == []  # severity 7 above level 6
+    a.store.put("mon/level", 9)
+    a.store.put("dm/MonitoringCtrlr/OfflineQueuingSeverity", "5")
+    a.rpc.online = False
+    a.setv("Name", "y")
+    M.check(a)
+    assert _events(a) == []  # offline, above OfflineQueuingSeverity: dropped
+    a.rpc.online = True
+    a.store.put("dm/MonitoringCtrlr/Enabled", "false")
+    a.setv("Name", "w")
+    M.check(a)
+    assert _events(a) == []  # MonitoringCtrlr.Enabled false: no monitor reports
+    a.store.put("dm/MonitoringCtrlr/Enabled", "true")
+    a.rpc.version = "2.0.1"
+    a.setv("Name", "z")
+    M.check(a)
+    (e,) = _events(a)
+    assert "severity" not in e and e["actualValue"] == "z"
+
+
+def test_event_ids_unique_across_restarts():
+    a = _Agent()
+    _mon(a, "Name", "Delta", 1)
+    a.setv("Name", "1")
+    M.check(a)
+    first = _events(a)[0]["eventId"]
+    # A restarted agent starts from the bound kept in the store (agent.py).
+    assert Store(_DIR).get("evSeq") > first
+
+
+def test_damaged_store_entries_are_dropped():
+    a = _Agent()
+    good = [1000, "TestCtrlr", "été", None, None, "Name", None, "Delta", 1, 3, "old", "C"]
+    a.store.put("mon/c", [good, [1, 2], 7, "x", good[:7] + ["Periodic"] + good[8:],
+                          good[:9] + ["9"] + good[10:], None])
+    a.monitors = None
+    assert M.custom(a) == [good[:10] + [None, "C"]]  # a Delta restarts from the value now
+    a.store.put("mon/c", {"not": "a list"})
+    a.monitors = None
+    assert M.custom(a) == []
+
+
+def test_log_file_name():
+    from diag.ops.get_log import filename
+    n = filename(_Agent())
+    assert n.startswith("diagnostics-Borne_____1-") and n.endswith("Z.ndjson"), n
+    stamp = n[len("diagnostics-Borne_____1-"):-len("Z.ndjson")]
+    assert len(stamp) == 15 and stamp[8] == "T" and (stamp[:8] + stamp[9:]).isdigit(), n
+
+
+run(globals())
