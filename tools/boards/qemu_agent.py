@@ -23,7 +23,12 @@ async def _window():
 asyncio.run(_window())
 from diag.journal import Journal  # noqa: E402
 a = None
-n = len(Journal(config.load("config.json")["dataDir"]).ids)  # read back from "flash"
+j = Journal(config.load("config.json")["dataDir"])  # read back from "flash"
+n = len(j.ids)
+for rid in j.ids:  # each start-up verdict, for the check's log
+    r = j.get(rid) or {}
+    print("result %d: %s %s %s" % (rid, r.get("testId"), r.get("verdict"),
+                                   (r.get("statusInfo") or {}).get("additionalInfo", "")[:120]))
 import gc  # noqa: E402
 gc.collect()
 print("results journaled: %d; heap used %d, free %d" % (n, gc.mem_alloc(), gc.mem_free()))

@@ -124,7 +124,7 @@ def unit_tests(pty, dirpath):
 CONFIG = {
     "csmsUrl": "ws://127.0.0.1:9000/ocpp", "stationId": "QEMU-Ä1", "vendor": "Ünïcode Werk",
     "model": "qemu-mps2-an385", "dataDir": "state",
-    "startupTests": "memory,health",  # no diagTests: the frozen build's own list
+    "startupTests": "memory,health,integrity",  # no diagTests: the frozen build's own list
     "retryBackOffWaitMinimum": 1, "retryBackOffRandomRange": 1,
 }
 
