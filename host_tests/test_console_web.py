@@ -95,9 +95,13 @@ def sign_in(page, console, token):
     page.click("#login-form button[type=submit]")
 
 
-def open_station(page, sid):
+def open_station(page, sid, *tests):
+    """Show station sid and unfold the forms of `tests`."""
     page.locator("#stations tr", has=page.get_by_role("link", name=sid, exact=True)).click()
     expect(page.locator("#station-id")).to_have_text(sid)
+    for t in tests:
+        page.locator("details.test-box[data-test='%s'] > summary" % t).click()
+        expect(page.locator("form.test[data-test='%s']" % t)).to_be_visible()
 
 
 def save(page, name):
@@ -174,7 +178,7 @@ def test_stations_listed_and_a_read_token_cannot_start(console, stations, page):
                 "datetime", re.compile(r"^\d{4}-\d\d-\d\dT"))
         else:
             expect(row.locator("td").nth(3)).to_have_text("never")
-    open_station(page, AGENT)
+    open_station(page, AGENT, "memory")
     memory = page.locator("form.test[data-test=memory]")
     expect(memory.locator("button[type=submit]")).to_be_disabled()
     expect(memory.locator(".role-note")).to_have_text("needs role run; this token has read")
@@ -186,7 +190,7 @@ def test_stations_listed_and_a_read_token_cannot_start(console, stations, page):
 
 def test_catalog_form_refuses_out_of_range_in_the_page_and_the_api(console, stations, page):
     sign_in(page, console, console.token("Opérateur Ünal", "run"))
-    open_station(page, AGENT)
+    open_station(page, AGENT, "memory")
     memory = page.locator("form.test[data-test=memory]")
     field = memory.locator("input[name=minFreeBytes]")
     # The descriptor became input attributes: type, limits, default.
@@ -210,7 +214,7 @@ def test_catalog_form_refuses_out_of_range_in_the_page_and_the_api(console, stat
     assert console.ok("GET", "/api/stations/%s/runs" % AGENT) == []  # nothing was sent
 
     # An intrusive test is marked, and this role may not start it.
-    open_station(page, SCRIPTED)
+    open_station(page, SCRIPTED, "contactor")
     contactor = page.locator("form.test[data-test=contactor]")
     expect(contactor).to_have_class(re.compile(r"\bintrusive\b"))
     expect(contactor.locator(".tag.danger")).to_have_text("intrusive")
@@ -223,17 +227,18 @@ def test_run_from_the_page_is_followed_live(console, stations, page, browser):
     requests = []
     page.on("request", lambda r: requests.append((r.method, r.url)))
     sign_in(page, console, console.token("Zoë Ópérateur ✓", "run"))
-    open_station(page, AGENT)
+    open_station(page, AGENT, "memory")
     memory = page.locator("form.test[data-test=memory]")
     run_ids = []
-    for limit in ("5000", "6000"):
+    # The second limit is above any free heap the agent has: Failed, with evidence.
+    for limit, verdict in (("5000", "Passed"), ("16777216", "Failed")):
         memory.locator("input[name=minFreeBytes]").fill(limit)
         memory.locator("button[type=submit]").click()
-        done = page.locator("#runs li.run[data-verdict=Passed]")
-        expect(done).to_have_count(len(run_ids) + 1)
-        run_ids.append(int(done.first.get_attribute("data-run")))
+        done = page.locator("#runs li.run[data-verdict=%s]" % verdict)
+        expect(done).to_have_count(1)
+        run_ids.append(int(done.get_attribute("data-run")))
     run = console.ok("GET", "/api/runs/%d" % run_ids[-1])
-    assert run["requestor"] == "Zoë Ópérateur ✓" and run["verdict"] == "Passed"
+    assert run["requestor"] == "Zoë Ópérateur ✓" and run["verdict"] == "Failed"
     assert run["results"][0]["result"]["requestId"] == run_ids[-1]  # it reached the agent
 
     # Live: the verdict arrived with an event on the stream (the page records which),
@@ -247,10 +252,14 @@ def test_run_from_the_page_is_followed_live(console, stations, page, browser):
         assert 1 <= len(fetched) <= len(events), (fetched, events)
 
     # The result: evidence, measurements against limits, checksum verified.
-    result = page.locator("#results li.result[data-station='%s']" % AGENT).first
-    expect(result.locator(".evidence")).not_to_be_empty()
-    expect(result.locator("table.measurements")).to_contain_text(">= 6000")
+    result = page.locator("#results li.result[data-verdict=Failed]")
+    expect(result.locator(".evidence")).to_have_text(run["results"][0]["result"]["evidence"])
+    row = result.locator("table.measurements tr", has_text="freeHeap")
+    expect(row).to_contain_text(">= 16777216")
+    expect(row.locator("td.bad")).to_have_text("no")  # outside its limit, marked
     expect(result.locator(".checksum")).to_contain_text("✓ checksum verified")
+    expect(result.locator(".checksum code")).to_have_attribute(
+        "title", run["results"][0]["result"]["checksum"])
     # The chart of each measurement over time, both runs in it.
     chart = page.locator("figure.chart[data-series='memory · freeHeap']")
     expect(chart.locator("figcaption")).to_contain_text("2 points")
@@ -259,9 +268,13 @@ def test_run_from_the_page_is_followed_live(console, stations, page, browser):
     # The filters: station, test, verdict.
     page.select_option("#filter [name=verdict]", "Failed")
     page.click("#filter button[type=submit]")
-    expect(page.locator("#no-results")).to_be_visible()
+    expect(page.locator("#results li.result")).to_have_count(1)
     page.select_option("#filter [name=verdict]", "Passed")
+    page.fill("#filter [name=test]", "noop")
+    page.click("#filter button[type=submit]")
+    expect(page.locator("#no-results")).to_be_visible()
     page.fill("#filter [name=test]", "memory")
+    page.select_option("#filter [name=verdict]", "")
     page.click("#filter button[type=submit]")
     expect(page.locator("#results li.result")).to_have_count(2)
     save(page, "console-desktop.png")
@@ -270,7 +283,7 @@ def test_run_from_the_page_is_followed_live(console, stations, page, browser):
     page.set_viewport_size({"width": 390, "height": 844})
     page.reload()
     expect(page.locator("#stations tbody tr")).to_have_count(3)
-    open_station(page, AGENT)
+    open_station(page, AGENT, "memory")
     expect(page.locator("figure.chart canvas").first).to_be_visible()
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     box = page.locator("form.test[data-test=memory] button[type=submit]").bounding_box()
