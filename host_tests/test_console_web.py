@@ -307,3 +307,21 @@ def test_page_says_so_when_the_chart_library_is_missing(console, stations, brows
         expect(page.locator("#results li.result").first).to_be_visible()  # the rest works
     finally:
         ctx.close()
+
+
+def test_stream_tickets_expire_and_are_bounded():
+    """The ticket store itself, with a clock the test moves (no waiting)."""
+    from console.tickets import TTL, Tickets
+    now = [1000.0]
+    t = Tickets(clock=lambda: now[0])
+    a, b = t.issue("digest-a"), t.issue("digest-b")
+    assert a != b
+    now[0] += TTL - 1
+    assert t.redeem(a) == "digest-a"
+    now[0] += 2  # b is now older than TTL
+    assert t.redeem(b) is None
+    assert t.redeem(None) is None and t.redeem("x" * 100) is None
+    # A client asking in a loop holds at most 1000 tickets: the oldest go first.
+    first = t.issue("d")
+    rest = [t.issue("d") for _ in range(1000)]
+    assert t.redeem(first) is None and t.redeem(rest[-1]) == "d"
