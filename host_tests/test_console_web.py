@@ -20,7 +20,7 @@ CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "artifacts")
 AGENT = "CS-WEB-1"
 SCRIPTED = "Ladesäule-Süd-✓"      # non-ASCII ids travel in URLs, JSON and the page
-OFFLINE = "Station-Ωmega-東京"    # added, never connected
+OFFLINE = "<i>Station-Ωmega-東京"  # added, never connected; markup in it stays text
 WAIT = 30000  # ms: how long the page may take on a shared 2-core machine (a bound, not a target)
 
 CONTACTOR = {"testId": "contactor", "testType": "IntegrationTest", "version": "1.0",
@@ -307,6 +307,61 @@ def test_page_says_so_when_the_chart_library_is_missing(console, stations, brows
         expect(page.locator("#results li.result").first).to_be_visible()  # the rest works
     finally:
         ctx.close()
+
+
+def test_station_text_stays_text_and_an_unverified_checksum_is_flagged(console, stations, page):
+    """A station is input: markup in its evidence is shown, never run; a result whose
+    checksum does not verify says so."""
+    _, st = stations
+    sign_in(page, console, console.admin)  # the contactor test is intrusive
+    open_station(page, SCRIPTED, "contactor")
+    form = page.locator("form.test[data-test=contactor]")
+    form.locator("input[name=cycles]").fill("2")
+    form.locator("button[type=submit]").click()
+    row = page.locator("#runs li.run", has_text=SCRIPTED)
+    expect(row).to_have_count(1)
+    rid = int(row.get_attribute("data-run"))
+    (call,) = [c for c in st.calls if c[0] == "StartDiagnostics"]
+    assert call[1]["test"] == [{"testId": "contactor", "parameter": [{"name": "cycles",
+                                                                      "value": 2}]}]
+    evidence = 'Schütz klemmt <img src=x onerror="window.pwned=1"><script>window.pwned=2</script>'
+    reply = st.call("NotifyDiagnosticsResult", {"result": {
+        "resultId": 1, "requestId": rid, "testId": "contactor", "testType": "IntegrationTest",
+        "requestor": call[1]["requestor"], "trigger": "OnDemand",
+        "startTime": "2026-01-01T00:00:00Z", "endTime": "2026-01-01T00:00:02Z",
+        "verdict": "Failed", "evidence": evidence,
+        "measurement": [{"name": "openMs", "value": 12.5, "unit": "ms", "limit": "<= 10",
+                         "withinLimit": False}],
+        "checksum": "0" * 64}})
+    assert reply[0] == 3, reply
+    expect(page.locator("#runs li.run[data-run='%d']" % rid)).to_have_attribute(
+        "data-verdict", "Failed")
+    page.select_option("#filter [name=station]", SCRIPTED)
+    page.click("#filter button[type=submit]")
+    result = page.locator("#results li.result[data-station='%s']" % SCRIPTED)
+    expect(result.locator(".evidence")).to_have_text(evidence)
+    expect(result.locator(".checksum")).to_contain_text("✗ checksum NOT verified")
+    expect(result.locator("table.measurements td.bad")).to_have_text("no")
+    assert result.locator("img, script").count() == 0
+    assert page.evaluate("window.pwned") is None
+
+
+def test_page_follows_again_after_a_console_restart(console, stations, page):
+    sign_in(page, console, console.token("Nachtschicht", "run"))
+    expect(page.locator("#live")).to_have_class(re.compile(r"\bup\b"))
+    console.stop()
+    expect(page.locator("#live")).to_have_class(re.compile(r"\bdown\b"))
+    console.start()
+    console.wait_station(AGENT, timeout=60)
+    # Started from elsewhere (the API): the page learns of it only from its stream,
+    # which it reopened with a new ticket.
+    rid = console.ok("POST", "/api/stations/%s/runs" % AGENT,
+                     json_body={"tests": [{"testId": "memory"}]})["id"]
+    expect(page.locator("#live")).to_have_class(re.compile(r"\bup\b"), timeout=2 * WAIT)
+    expect(page.locator("#runs li.run[data-run='%d']" % rid)).to_have_attribute(
+        "data-verdict", "Passed", timeout=2 * WAIT)
+    expect(page.locator("#stations tr[data-station='%s'] td" % AGENT).nth(1)).to_have_text(
+        "online")
 
 
 def test_stream_tickets_expire_and_are_bounded():

@@ -85,7 +85,9 @@ export class EventStream {
 
   later() {
     setTimeout(() => this.open(), this.retry);
-    this.retry = Math.min(this.retry * 2, 30000);
+    // Capped low: one tab retrying every 10 s costs the console nothing, and an
+    // operator watching a restart sees the page live again soon after it.
+    this.retry = Math.min(this.retry * 2, 10000);
   }
 
   close() {
