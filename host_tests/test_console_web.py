@@ -84,6 +84,10 @@ def page(browser):
     pg.set_default_timeout(WAIT)
     errors = []
     pg.on("pageerror", lambda e: errors.append(str(e)))
+    # Console errors too (a CSP refusal, a failed module), except the refusals the
+    # tests provoke on purpose (401/404 responses are logged by the browser).
+    pg.on("console", lambda m: m.type == "error" and not m.text.startswith(
+        "Failed to load resource") and errors.append(m.text))
     yield pg
     ctx.close()
     assert not errors, errors  # no script error on any page a test opened
@@ -105,10 +109,12 @@ def open_station(page, sid, *tests):
 
 
 def save(page, name):
+    """The whole page, and what the screen shows first (NAME-top.png)."""
     os.makedirs(ARTIFACTS, exist_ok=True)
-    path = os.path.join(ARTIFACTS, name)
+    path = os.path.join(ARTIFACTS, name + ".png")
     page.screenshot(path=path, full_page=True)
-    print("screenshot:", path)
+    page.screenshot(path=os.path.join(ARTIFACTS, name + "-top.png"))
+    print("screenshots:", path, "and", name + "-top.png")
     return path
 
 
@@ -217,7 +223,8 @@ def test_catalog_form_refuses_out_of_range_in_the_page_and_the_api(console, stat
     open_station(page, SCRIPTED, "contactor")
     contactor = page.locator("form.test[data-test=contactor]")
     expect(contactor).to_have_class(re.compile(r"\bintrusive\b"))
-    expect(contactor.locator(".tag.danger")).to_have_text("intrusive")
+    expect(page.locator("details.test-box[data-test=contactor] > summary .tag.danger")).to_have_text(
+        "intrusive")
     expect(contactor.locator("button[type=submit]")).to_be_disabled()
     expect(contactor.locator(".role-note")).to_contain_text("needs role run-intrusive")
     expect(contactor.locator("label[for='p-contactor-cycles']")).to_contain_text("[×]")
@@ -275,9 +282,13 @@ def test_run_from_the_page_is_followed_live(console, stations, page, browser):
     expect(page.locator("#no-results")).to_be_visible()
     page.fill("#filter [name=test]", "memory")
     page.select_option("#filter [name=verdict]", "")
+    page.fill("#filter [name=since]", "2099-01-01T00:00")  # time: nothing after 2099
+    page.click("#filter button[type=submit]")
+    expect(page.locator("#no-results")).to_be_visible()
+    page.fill("#filter [name=since]", "2000-01-01T00:00")
     page.click("#filter button[type=submit]")
     expect(page.locator("#results li.result")).to_have_count(2)
-    save(page, "console-desktop.png")
+    save(page, "console-desktop")
 
     # A phone: one column, nothing wider than the screen, the form still usable.
     page.set_viewport_size({"width": 390, "height": 844})
@@ -288,7 +299,7 @@ def test_run_from_the_page_is_followed_live(console, stations, page, browser):
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     box = page.locator("form.test[data-test=memory] button[type=submit]").bounding_box()
     assert box["x"] >= 0 and box["x"] + box["width"] <= 390
-    save(page, "console-phone.png")
+    save(page, "console-phone")
 
 
 def test_page_says_so_when_the_chart_library_is_missing(console, stations, browser):

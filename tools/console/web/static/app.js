@@ -4,7 +4,7 @@
 
 import { api, ApiError, EventStream, path, token } from "./api.js";
 import { $, el, when } from "./dom.js";
-import { may, testForm } from "./form.js";
+import { may, testBox } from "./form.js";
 import { renderCharts } from "./charts.js";
 
 const state = { me: null, station: null, stream: null, runs: new Map() };
@@ -158,16 +158,9 @@ async function openStation(sid, filter) {
   note.textContent = cat.tests.length + " tests" + (cat.catalogVersion ? " · catalog " + cat.catalogVersion : "") +
     " · read " + new Date(cat.fetchedAt).toLocaleString() +
     (may(state.me.role, "run") ? "" : " · this token may only read (role " + state.me.role + ")");
-  // One line per test, its form unfolded on demand: a catalog has a dozen tests or more.
   const open = new Set([...box.querySelectorAll("details[open]")].map((d) => d.dataset.test));
-  box.replaceChildren(...cat.tests.map((t) => {
-    const intrusive = !!(t.constraints && t.constraints.intrusive);
-    return el("details", { class: "test-box", "data-test": t.testId, open: open.has(t.testId) },
-      el("summary", {}, el("strong", {}, t.testId), el("span", { class: "tag" }, t.testType || ""),
-        intrusive ? el("span", { class: "tag danger" }, "intrusive") : null,
-        el("span", { class: "hint" }, " " + (t.description || ""))),
-      testForm(t, state.me.role, (req) => startRun(sid, req)));
-  }));
+  box.replaceChildren(...cat.tests.map((t) =>
+    testBox(t, state.me.role, (req) => startRun(sid, req), open.has(t.testId))));
 }
 
 async function startRun(sid, req) {

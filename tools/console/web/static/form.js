@@ -9,18 +9,23 @@ import { el } from "./dom.js";
 const ROLES = ["read", "run", "run-intrusive", "admin"];
 export const may = (role, needed) => ROLES.indexOf(role) >= ROLES.indexOf(needed);
 
-export function testForm(test, role, onStart) {
+// One line per test (a catalog has a dozen or more), its form unfolded on demand.
+export function testBox(test, role, onStart, open) {
+  const intrusive = !!(test.constraints && test.constraints.intrusive);
+  return el("details", { class: "test-box" + (intrusive ? " intrusive" : ""),
+    "data-test": test.testId, open: !!open },
+    el("summary", {}, el("strong", {}, test.testId), el("span", { class: "tag" }, test.testType || ""),
+      intrusive ? el("span", { class: "tag danger", title: "interrupts or forbids charging while it runs" },
+        "intrusive") : null,
+      el("span", { class: "hint" }, " " + (test.description || ""))),
+    testForm(test, role, onStart));
+}
+
+function testForm(test, role, onStart) {
   const intrusive = !!(test.constraints && test.constraints.intrusive);
   const needed = intrusive ? "run-intrusive" : "run";
   const form = el("form", { class: "test" + (intrusive ? " intrusive" : ""),
     "data-test": test.testId, novalidate: "" });
-  const head = el("div", { class: "test-head" },
-    el("strong", {}, test.testId),
-    el("span", { class: "tag" }, test.testType || ""),
-    intrusive ? el("span", { class: "tag danger", title: "interrupts or forbids charging while it runs" },
-      "intrusive") : null);
-  form.append(head);
-  if (test.description) form.append(el("p", { class: "hint" }, test.description));
   const c = test.constraints || {};
   form.append(el("p", { class: "hint" }, "timeout " + c.timeout + " s" +
     (c.minInterval ? " · at most every " + c.minInterval + " s" : "") +
