@@ -375,6 +375,24 @@ def test_page_follows_again_after_a_console_restart(console, stations, page):
         "online")
 
 
+def test_missing_chart_library_is_a_404_and_the_page_has_its_headers(monkeypatch, tmp_path):
+    """Without `make setup`'s npm step the library's URL answers 404 (the page then says
+    charts are unavailable: test_page_says_so_when_the_chart_library_is_missing)."""
+    from starlette.applications import Starlette
+    from starlette.testclient import TestClient
+
+    from console import page
+    monkeypatch.setattr(page, "UPLOT", str(tmp_path / "no-node-modules"))
+    with TestClient(Starlette(routes=page.routes())) as client:
+        assert client.get("/vendor/uplot/uPlot.iife.min.js").status_code == 404
+        r = client.get("/")
+        assert r.status_code == 200 and "<title>Diagnostics console</title>" in r.text
+        assert "default-src 'self'" in r.headers["content-security-policy"]
+        assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
+        r = client.get("/static/app.js")
+        assert r.status_code == 200 and r.headers["x-content-type-options"] == "nosniff"
+        assert client.get("/static/../page.py").status_code == 404
+
 def test_stream_tickets_expire_and_are_bounded():
     """The ticket store itself, with a clock the test moves (no waiting)."""
     from console.tickets import TTL, Tickets

@@ -25,6 +25,12 @@ async def index(request):
 
 
 class _Static(StaticFiles):
+    async def check_config(self):
+        # A missing folder (the chart library before `make setup`) answers 404s;
+        # Starlette's own check would raise on every request (a 500 and a traceback).
+        if os.path.isdir(self.directory):
+            await super().check_config()
+
     async def get_response(self, path, scope):
         response = await super().get_response(path, scope)
         response.headers.update(_HEADERS)
@@ -35,5 +41,5 @@ def routes():
     return [Route("/", index),
             Mount("/static", _Static(directory=os.path.join(WEB, "static"))),
             # check_dir=False: without `make setup` the console still starts; the page
-            # gets a 404 for the library and shows that charts are unavailable.
+            # gets a 404 for the library and says that charts are unavailable.
             Mount("/vendor/uplot", _Static(directory=UPLOT, check_dir=False))]
