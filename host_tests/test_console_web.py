@@ -223,8 +223,8 @@ def test_catalog_form_refuses_out_of_range_in_the_page_and_the_api(console, stat
     open_station(page, SCRIPTED, "contactor")
     contactor = page.locator("form.test[data-test=contactor]")
     expect(contactor).to_have_class(re.compile(r"\bintrusive\b"))
-    expect(page.locator("details.test-box[data-test=contactor] > summary .tag.danger")).to_have_text(
-        "intrusive")
+    mark = page.locator("details.test-box[data-test=contactor] > summary .tag.danger")
+    expect(mark).to_have_text("intrusive")
     expect(contactor.locator("button[type=submit]")).to_be_disabled()
     expect(contactor.locator(".role-note")).to_contain_text("needs role run-intrusive")
     expect(contactor.locator("label[for='p-contactor-cycles']")).to_contain_text("[×]")
