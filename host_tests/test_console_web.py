@@ -20,7 +20,7 @@ CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "artifacts")
 AGENT = "CS-WEB-1"
 SCRIPTED = "Ladesäule-Süd-✓"      # non-ASCII ids travel in URLs, JSON and the page
-OFFLINE = "<i>Station-Ωmega-東京"  # added, never connected; markup in it stays text
+OFFLINE = "<i>Station-Ωmega-Ærø"  # added, never connected; markup in it stays text
 WAIT = 30000  # ms: how long the page may take on a shared 2-core machine (a bound, not a target)
 
 CONTACTOR = {"testId": "contactor", "testType": "IntegrationTest", "version": "1.0",
@@ -291,10 +291,12 @@ def test_run_from_the_page_is_followed_live(console, stations, page, browser):
     save(page, "console-desktop")
 
     # A phone: one column, nothing wider than the screen, the form still usable.
+    # The station's address (#id) opens it again after a reload.
     page.set_viewport_size({"width": 390, "height": 844})
-    page.reload()
+    page.goto(console.api_url + "/#" + AGENT)
+    expect(page.locator("#station-id")).to_have_text(AGENT)
     expect(page.locator("#stations tbody tr")).to_have_count(3)
-    open_station(page, AGENT, "memory")
+    page.locator("details.test-box[data-test=memory] > summary").click()
     expect(page.locator("figure.chart canvas").first).to_be_visible()
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     box = page.locator("form.test[data-test=memory] button[type=submit]").bounding_box()

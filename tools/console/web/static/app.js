@@ -86,14 +86,23 @@ function soon(what, fn) {
   setTimeout(() => { pending.delete(what); fn(); }, 150);
 }
 
+function hashStation() {
+  try { return decodeURIComponent(location.hash.slice(1)); } catch (e) { return ""; }
+}
+
+async function onOpen() {
+  // Subscribed before this load: nothing that happens from now on is missed.
+  loadRuns();
+  await loadStations(); // first: the results filter lists the stations
+  const linked = hashStation();
+  if (!state.station && linked) return openStation(linked, true); // a bookmarked station
+  loadResults();
+  if (state.station) openStation(state.station, false);
+}
+
 function onEvent(ev) {
   const k = ev.kind;
-  if (k === "stream.open") {
-    // Subscribed before this load: nothing that happens from now on is missed.
-    loadStations(); loadRuns(); loadResults();
-    if (state.station) openStation(state.station, false);
-    return;
-  }
+  if (k === "stream.open") return onOpen();
   if (k.startsWith("station.") || k === "catalog") {
     soon("stations", loadStations);
     if (k === "catalog" && ev.station === state.station) soon("catalog", () => openStation(state.station, false));
@@ -117,7 +126,11 @@ async function loadStations() {
         s.health || "unknown")),
       el("td", { "data-label": "Last contact" }, when(s.lastContact)),
       el("td", { "data-label": "Catalog" }, s.catalogVersion || (s.catalogFetchedAt ? "stored" : "—")));
-    row.addEventListener("click", (e) => { e.preventDefault(); openStation(s.id, true); });
+    row.addEventListener("click", (e) => {
+      e.preventDefault();
+      history.replaceState(null, "", "#" + encodeURIComponent(s.id));
+      openStation(s.id, true);
+    });
     return row;
   }));
   $("#no-stations").hidden = list.length > 0;
@@ -169,7 +182,7 @@ async function startRun(sid, req) {
 }
 
 addEventListener("hashchange", () => {
-  const sid = decodeURIComponent(location.hash.slice(1));
+  const sid = hashStation();
   if (sid && state.me) openStation(sid, true);
 });
 
