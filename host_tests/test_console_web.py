@@ -294,11 +294,16 @@ def test_run_from_the_page_is_followed_live(console, stations, page, browser):
     # The station's address (#id) opens it again after a reload.
     page.set_viewport_size({"width": 390, "height": 844})
     page.goto(console.api_url + "/#" + AGENT)
+    page.reload()  # goto changed only the hash: load the page anew
     expect(page.locator("#station-id")).to_have_text(AGENT)
     expect(page.locator("#stations tbody tr")).to_have_count(3)
     page.locator("details.test-box[data-test=memory] > summary").click()
+    expect(page.locator("form.test[data-test=memory]")).to_be_visible()
     expect(page.locator("figure.chart canvas").first).to_be_visible()
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    for fig in page.locator("figure.chart").all():  # each chart fits its frame
+        assert fig.evaluate("f => f.querySelector('canvas').getBoundingClientRect().right"
+                            " <= f.getBoundingClientRect().right")
     box = page.locator("form.test[data-test=memory] button[type=submit]").bounding_box()
     assert box["x"] >= 0 and box["x"] + box["width"] <= 390
     save(page, "console-phone")

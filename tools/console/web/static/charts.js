@@ -31,7 +31,8 @@ export function renderCharts(box, results) {
       "The measured values are listed with each result below."));
     return;
   }
-  const width = Math.max(240, Math.min(box.clientWidth || 600, 900) - 8);
+  // Inside the figure's padding and border (2 × 5 px + 2 px), or it is cut off.
+  const width = Math.max(200, Math.min(box.clientWidth || 600, 900) - 16);
   for (const [key, s] of [...series].slice(0, MAX_CHARTS)) {
     s.points.sort((a, b) => a[0] - b[0]);
     const fig = el("figure", { class: "chart", "data-series": key });
