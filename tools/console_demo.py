@@ -60,7 +60,7 @@ def main():
             agents.append(_agent(args, info["ocpp"], sid))
         env = "CONSOLE_URL=%s CONSOLE_TOKEN_FILE=%s" % (info["api"], info["adminTokenFile"])
         print("Diagnostics console running (log: %s)" % log.name)
-        print("  page:     %s  (the web page is not built yet: a placeholder)" % info["page"])
+        print("  page:     %s  (sign in with the admin token in the file below)" % info["page"])
         print("  API:      %s/api/  stations connect to %s/<stationId>" % (info["api"], info["ocpp"]))
         print("  token:    %s (admin)" % info["adminTokenFile"])
         print("Try, in another terminal:\n  export %s" % env)

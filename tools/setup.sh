@@ -7,7 +7,11 @@ cd "$(dirname "$0")/.."
 # chrony and dnsmasq-base: NTP/NTS-KE and DNS peers of the integration host tests
 # (started on loopback high ports by tools/net_peers.py). dnsmasq-base is the bare
 # binary: the `dnsmasq` package would also install a system DNS service.
-DEBS="openssl socat chrony dnsmasq-base"
+# chromium: the console's web page is tested in it (Playwright drives this binary).
+DEBS="openssl socat chrony dnsmasq-base chromium"
+# npm: the web page's chart library. Only when there is no npm at all: a Node.js that
+# brings its own npm conflicts with Debian's npm package.
+command -v npm >/dev/null 2>&1 || DEBS="$DEBS npm"
 missing=""
 for p in $DEBS; do
     dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
@@ -28,3 +32,13 @@ if [ ! -x .venv/bin/python ] || [ "$(cat .venv/.requirements 2>/dev/null)" != "$
 fi
 
 .venv/bin/python tools/fetch_umodbus.py .deps
+
+# The console's web page serves its chart library from here (git-ignored), pinned by
+# package-lock.json; reinstalled when the lock file changes.
+WEB=tools/console/web
+want=$(sha256sum $WEB/package-lock.json | cut -d' ' -f1)
+if [ "$(cat $WEB/node_modules/.lock-sha256 2>/dev/null)" != "$want" ]; then
+    echo "setup: installing the web page's chart library (npm ci)"
+    npm ci --prefix $WEB --no-audit --no-fund --loglevel=error >/dev/null
+    echo "$want" > $WEB/node_modules/.lock-sha256
+fi

@@ -13,10 +13,10 @@ from datetime import datetime
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, StreamingResponse
+from starlette.responses import JSONResponse, StreamingResponse
 from starlette.routing import Route
 
-from . import auth, views
+from . import auth, page, tickets, views
 from .service import ServiceError
 
 _MAX_BODY = 1 << 20
@@ -35,8 +35,13 @@ class _Refused(Exception):
         self.response = response
 
 
-def route(fn):
-    """Authenticate, call fn(request, actor, console), turn refusals into JSON errors."""
+def route(fn=None, *, ticket=False):
+    """Authenticate, call fn(request, actor, console), turn refusals into JSON errors.
+    ticket=True: a stream ticket (?ticket=, see tickets.py) may stand in for the
+    bearer token, for the browser's EventSource that cannot send headers."""
+    if fn is None:
+        return lambda f: route(f, ticket=ticket)
+
     async def handler(request: Request):
         console = request.app.state.console
         header = request.headers.get("authorization", "")
@@ -44,7 +49,12 @@ def route(fn):
         if header.lower().startswith("basic "):
             return _error(401, "unauthorized", "the API takes an operator's bearer token; "
                           "station credentials open only the OCPP endpoint")
-        actor = console.authenticate(m.group(1)) if m else None
+        if ticket and not header and "ticket" in request.query_params:
+            actor = _ticket_actor(request)
+            if actor is None:
+                return _error(401, "unauthorized", "unknown, used or expired stream ticket")
+        else:
+            actor = console.authenticate(m.group(1)) if m else None
         if actor is None:
             return _error(401, "unauthorized", "a valid operator token is required "
                           "(Authorization: Bearer TOKEN)" if m is None else "unknown token")
@@ -212,7 +222,22 @@ async def token(request, actor, console):
     return console.remove_token(actor, request.path_params["name"])
 
 
+def _ticket_actor(request):
+    digest = request.app.state.tickets.redeem(request.query_params["ticket"])
+    row = request.app.state.console.store.token_by_digest(digest) if digest else None
+    return auth.Actor(row["name"], row["role"]) if row else None
+
+
 @route
+async def events_ticket(request, actor, console):
+    """A one-use ticket that opens the event stream for this token (tickets.py)."""
+    auth.require(actor, "read", "following events")
+    token = _BEARER.fullmatch(request.headers["authorization"]).group(1)
+    return JSONResponse({"ticket": request.app.state.tickets.issue(auth.token_digest(token)),
+                         "expiresInS": tickets.TTL}, 201)
+
+
+@route(ticket=True)
 async def events(request, actor, console):
     """Stored events after `after`; with Accept: text/event-stream (or follow=1) the
     server-sent-events stream that goes on live."""
@@ -264,14 +289,6 @@ def _sse(ev):
                                                 json.dumps(ev, ensure_ascii=False))
 
 
-async def home(request):
-    # The operator's web page is being built separately; until then say so plainly.
-    return HTMLResponse("<!doctype html><meta charset=utf-8><title>Diagnostics console</title>"
-                        "<p>The diagnostics console is running. Its web page is not built yet; "
-                        "use the CLI (<code>tools/bin/console --help</code>) or the JSON API "
-                        "under <code>/api/</code> with a bearer token.</p>")
-
-
 async def _internal(request, exc):
     # Our bug, logged with its traceback by uvicorn; the client still gets JSON.
     return _error(500, "internal", "internal error: %s" % type(exc).__name__)
@@ -279,7 +296,7 @@ async def _internal(request, exc):
 
 def make_app(console, scheduler):
     app = Starlette(routes=[
-        Route("/", home),
+        *page.routes(),
         Route("/api/whoami", whoami),
         Route("/api/stations", stations, methods=["GET", "POST"]),
         Route("/api/stations/{sid}", station, methods=["GET", "DELETE"]),
@@ -298,6 +315,8 @@ def make_app(console, scheduler):
         Route("/api/tokens", tokens, methods=["GET", "POST"]),
         Route("/api/tokens/{name}", token, methods=["DELETE"]),
         Route("/api/events", events),
+        Route("/api/events/ticket", events_ticket, methods=["POST"]),
     ], exception_handlers={Exception: _internal})
     app.state.console, app.state.schedules = console, scheduler
+    app.state.tickets = tickets.Tickets()
     return app
