@@ -3,6 +3,8 @@
 # DiagnosticsCtrlr for the whole, one DiagnosticTest instance per test.
 from model.devmodel import Component
 
+_SKEY = "dm/DiagnosticsCtrlr/ResultSigningKey"  # where the device model keeps it (diag.sign.SKEY)
+
 _CTRLR = """
 Enabled||b|RW||||||true
 Available||b|R||||||true
@@ -13,7 +15,9 @@ StartupTiming||o|RW||||BeforeBoot;AfterBoot||AfterBoot
 VendorId||s|R|||||c|
 ResultsStored||i|R||||||
 ResultsPending||i|R||||||
-RunningTests||s|R||||||"""
+RunningTests||s|R||||||
+ResultSigningKey||s|W|||165|||
+ResultSigningKeyId||s|R|||36|||"""
 
 _TEST = """
 TestType||o|R||||SelfTest;IntegrationTest;HealthCheck;SecurityTest;ComplianceTest;PerformanceTest|c|
@@ -47,6 +51,13 @@ def install(agent):
             return cfg.get("healthCheckInterval")
         if var == "StartupTests":
             return cfg.get("startupTests")
+        if var == "ResultSigningKeyId":  # the id only: the key is write-only
+            return (agent.store.get(_SKEY) or "").split(":")[0]
+        return None
+
+    def ctrlr_set(var, inst, value):
+        if var == "ResultSigningKey":
+            return _signing_key(agent, value)
         return None
 
     def bad_get(var, reason):
@@ -82,7 +93,7 @@ def install(agent):
             return str(last[2]) if last else ""
         return None
 
-    agent.dm.add(Component("DiagnosticsCtrlr", _CTRLR, get=ctrlr))
+    agent.dm.add(Component("DiagnosticsCtrlr", _CTRLR, get=ctrlr, on_set=ctrlr_set))
     for tid in d.registry.ids():
         # `get` is called with the variable's instance; the test is the component's.
         agent.dm.add(Component("DiagnosticTest", _TEST, instance=tid,
@@ -90,3 +101,28 @@ def install(agent):
     for tid, reason in d.registry.bad:
         agent.dm.add(Component("DiagnosticTest", _TEST, instance=tid,
                                get=lambda var, inst, r=reason: bad_get(var, r)))
+
+
+def _signing_key(agent, value):
+    """SetVariables DiagnosticsCtrlr.ResultSigningKey "<keyId>:<hex key>" (SPEC DG16):
+    None to accept, else the reasonCode. Results made from now on are signed with
+    it; older ones keep the key id they were signed with."""
+    import lazy
+    try:
+        k = lazy.load("diag.sign").parse_key(value)
+    finally:
+        lazy.drop("diag.sign")
+    if type(k) is not tuple:
+        return k
+    cfg = agent.cfg
+    if cfg["production"] and cfg["securityProfile"] < 2:
+        # A key sent over plain ws:// is known to whoever listened: not one to sign with.
+        return "InsecureTransport"
+    old = agent.store.get(_SKEY) or ""
+    n = len(k[0]) + 1
+    if old[:n] == value[:n] and old[n:].lower() != value[n:].lower():
+        # A key id names one key forever: a verifier keeps old keys by id.
+        return "KeyIdInUse"
+    import log
+    log.info("diag: result signing key %s set", k[0])
+    return None

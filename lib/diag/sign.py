@@ -1,0 +1,111 @@
+# Results signed at the source (SPEC DG16): HMAC-SHA256 (RFC 2104) with a
+# per-station key that the CSMS provisions write-only through the device model,
+#   DiagnosticsCtrlr.ResultSigningKey = "<keyId>:<key as 64..128 hex digits>"
+# (one value, so that a key and its id can never be half-set by a SetVariables that
+# carries only one of them). The checksum stays for integrity; the signature adds
+# origin: a CSMS or console that alters a result cannot recompute it.
+#
+# Signed bytes: the canonical text (result.canonical, SPEC section 11) of the result
+# without `checksum`, its `signature` holding only `algorithm` and `keyId`, so that
+# the key id and the algorithm are covered too. The checksum is then computed as
+# before, over everything but itself, the signature included.
+#
+# MicroPython has hashlib.sha256 but no hmac module on every port: this is the
+# whole of HMAC. The padded key is one 64-byte buffer XORed in place, and the
+# message goes to the hash in one update: nothing is allocated per byte.
+import binascii
+import hashlib
+
+from micropython import const
+
+ALG = "HMAC-SHA256"
+SKEY = "dm/DiagnosticsCtrlr/ResultSigningKey"  # the device model's store key (devmodel._skey)
+_BLOCK = const(64)  # SHA-256 block size
+_KEY_MIN = const(32)  # RFC 2104 section 3: keys shorter than the hash output weaken it
+_KEY_MAX = const(64)  # longer keys are hashed down to 32 bytes anyway
+_ID_MAX = const(36)
+_ID_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-"
+
+
+def hmac_sha256(key, msg):
+    """RFC 2104 HMAC with SHA-256 -> 32 bytes. key, msg: bytes (msg may be a str)."""
+    if len(key) > _BLOCK:
+        key = hashlib.sha256(key).digest()
+    pad = bytearray(_BLOCK)
+    pad[:len(key)] = key
+    for i in range(_BLOCK):
+        pad[i] ^= 0x36
+    h = hashlib.sha256(pad)
+    h.update(msg)
+    inner = h.digest()
+    for i in range(_BLOCK):
+        pad[i] ^= 0x6A  # 0x36 ^ 0x5C: the inner pad becomes the outer one
+    h = hashlib.sha256(pad)
+    h.update(inner)
+    return h.digest()
+
+
+def parse_key(value):
+    """A ResultSigningKey value -> (keyId, key bytes), or the reasonCode (str)
+    that refuses it. The CSMS is hostile: length, characters and hex are checked
+    before anything is decoded."""
+    if type(value) is not str or len(value) > _ID_MAX + 1 + 2 * _KEY_MAX:
+        return "ValueTooLarge"
+    i = value.find(":")
+    kid = value[:i]
+    hx = value[i + 1:]
+    if i < 1 or i > _ID_MAX or not _KEY_MIN * 2 <= len(hx) <= _KEY_MAX * 2 or len(hx) % 2:
+        return "InvalidValue"
+    for c in kid:
+        if c not in _ID_CHARS:  # also refuses every non-ASCII character
+            return "InvalidValue"
+    for c in hx:
+        if c not in "0123456789abcdefABCDEF":
+            return "InvalidValue"
+    return kid, binascii.unhexlify(hx)
+
+
+def current(store):
+    """The station's key as (keyId, key bytes), or None when none is set (or the
+    stored one is unreadable: results are then unsigned, never refused)."""
+    k = parse_key(store.get(SKEY))
+    return k if type(k) is tuple else None
+
+
+def key_id(store):
+    k = current(store)
+    return k[0] if k else ""
+
+
+def _message(r, sig):
+    # The canonical text with `signature` reduced to its algorithm and key id.
+    from diag.result import canonical
+    body = {k: r[k] for k in r if k != "checksum" and k != "signature"}
+    body["signature"] = {"algorithm": sig["algorithm"], "keyId": sig["keyId"]}
+    return canonical(body).encode()
+
+
+def sign(r, key):
+    """Add `signature` to result r (before its checksum). key: (keyId, bytes)."""
+    sig = {"algorithm": ALG, "keyId": key[0]}
+    sig["value"] = binascii.hexlify(hmac_sha256(key[1], _message(r, sig))).decode()
+    r["signature"] = sig
+
+
+def check(r, key):
+    """None if journaled result r is intact, else what failed: "checksum", or
+    "signature" when it names the station's current key and does not match. A
+    result signed with an older key can only be checked by a verifier that keeps
+    that key (tools/ocppdiag/signing.py); the station keeps only the current one."""
+    from diag.result import checksum
+    if r.get("checksum") != checksum(r):
+        return "checksum"
+    sig = r.get("signature")
+    if sig is None or key is None:
+        return None
+    if type(sig) is not dict or sig.get("algorithm") != ALG or type(sig.get("keyId")) is not str:
+        return "signature"
+    if sig["keyId"] != key[0]:
+        return None
+    want = binascii.hexlify(hmac_sha256(key[1], _message(r, sig))).decode()
+    return None if sig.get("value") == want else "signature"
