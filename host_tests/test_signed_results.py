@@ -58,7 +58,7 @@ def _line(rec):
     return body + b" " + ("%08x" % (zlib.crc32(body) & 0xFFFFFFFF)).encode() + b"\n"
 
 
-@pytest.mark.req("DG16.FR.01", "DG16.FR.02", "DG16.FR.04", "DG16.FR.10")
+@pytest.mark.req("DG16.FR.01", "DG16.FR.02", "DG16.FR.04")
 def test_results_signed_with_the_provisioned_key_verify_offline(csms, agent):
     assert sv(csms, agent.station, "SecurityCtrlr", "OrganizationName", "Énergie ☃ 測試")["attributeStatus"] == \
         "Accepted"
@@ -130,7 +130,7 @@ def test_the_key_is_never_readable(csms, agent):
     assert "k1" in agent.log()
 
 
-@pytest.mark.req("DG16.FR.06")
+@pytest.mark.req("DG16.FR.06", "DG16.FR.10")
 def test_hostile_keys_are_rejected(csms, agent):
     good = signing.key_value("k1", KEY1)
     bad = [
@@ -244,3 +244,64 @@ def test_altered_journal_is_reported_as_a_security_event(csms, make_agent):
     (r4,) = _run(csms, a, 2, ("noop", {"durationMs": 0}))
     assert signing.verify(r4, {"k1": KEY1}, require_signature=True)[0]
     assert not csms.messages(station=a.station, action="SecurityEventNotification")[2:]
+
+
+@pytest.mark.req("DG16.FR.11")
+def test_many_altered_results_are_named_in_a_bounded_number_of_events(csms, make_agent):
+    a = make_agent(csms)
+    wait_booted(csms, a)
+    _set_key(csms, a, "k1", KEY1)
+    rs = _run(csms, a, 1, *[("noop", {"durationMs": 0})] * 10)
+    a.stop()
+    # Bits flipped in every record: whole lines, CRCs no longer matching.
+    out = [ln.replace(b'"Passed"', b'"Passme"') for ln in _journal_lines(a)]
+    with open(os.path.join(a.cfg["dataDir"], "results.log"), "wb") as f:
+        f.writelines(out)
+    n = len(csms.messages())
+    a.start()
+    wait_booted(csms, a, after=n)
+    ev, after = [], n
+    for _ in range(9):
+        rec = csms.wait_for("SecurityEventNotification", station=a.station, after=after)
+        ev.append(rec["payload"]["techInfo"])
+        after = rec["index"] + 1
+    ids = [r["resultId"] for r in rs]
+    assert ev[:8] == ["resultId %d: crc mismatch; the record was dropped" % i for i in ids[:8]], ev
+    assert ev[8] == "2 more result(s) failed: %d,%d" % (ids[8], ids[9]), ev
+    (r,) = _run(csms, a, 2, ("noop", {"durationMs": 0}))
+    assert r["resultId"] not in ids
+    assert len(csms.messages(station=a.station, action="SecurityEventNotification")) == 9
+
+
+@pytest.mark.req("DG16.FR.01", "DG16.FR.05")
+def test_getlog_upload_verifies_offline_and_names_an_altered_result(csms, agent, tmp_path):
+    import subprocess
+    import sys
+    from upload_server import UploadServer
+    _set_key(csms, agent, "k1", KEY1)
+    _run(csms, agent, 1, ("memory",), ("compliance", {"rules": "SecurityCtrlr.OrganizationName == Ünïcødé"}))
+    srv = UploadServer().start()
+    try:
+        res = csms.call(agent.station, "GetLog", {"logType": "DiagnosticsLog", "requestId": 9,
+                                                  "log": {"remoteLocation": srv.url + "/upload/cs1"}})
+        assert res["status"] == "Accepted"
+        body = srv.wait(1)["body"]
+    finally:
+        srv.stop()
+    keys = tmp_path / "keys.json"
+    keys.write_text(json.dumps({"k1": KEY1.hex()}))
+    up = tmp_path / "up.ndjson"
+    cli = [sys.executable, os.path.join(ROOT, "tools", "ocppdiag", "signing.py"), str(keys), str(up),
+           "--require-signature"]
+    up.write_bytes(body)
+    r = subprocess.run(cli, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and "2 result(s), 0 failed" in r.stdout, r.stdout + r.stderr
+    lines = body.decode().splitlines()
+    second = json.loads(lines[1])
+    assert "Ünïcødé" in second["evidence"]
+    second["evidence"] = second["evidence"].replace("Ünïcødé", "Ünïcøde")
+    second["checksum"] = signing.checksum(second)
+    up.write_text(lines[0] + "\n" + json.dumps(second, ensure_ascii=False) + "\n", encoding="utf-8")
+    r = subprocess.run(cli, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1, r.stdout
+    assert "line 2 resultId %d: signature mismatch" % second["resultId"] in r.stdout, r.stdout

@@ -6,8 +6,8 @@
 # origin: a CSMS or console that alters a result cannot recompute it.
 #
 # Signed bytes: the canonical text (result.canonical, SPEC section 11) of the result
-# without `checksum`, its `signature` holding only `algorithm` and `keyId`, so that
-# the key id and the algorithm are covered too. The checksum is then computed as
+# without `checksum`, its `signature` without `value`, so that the key id and the
+# algorithm are covered too. The checksum is then computed as
 # before, over everything but itself, the signature included.
 #
 # MicroPython has hashlib.sha256 but no hmac module on every port: this is the
@@ -78,10 +78,10 @@ def key_id(store):
 
 
 def _message(r, sig):
-    # The canonical text with `signature` reduced to its algorithm and key id.
+    # The canonical text without `checksum`, `signature` without its value.
     from diag.result import canonical
     body = {k: r[k] for k in r if k != "checksum" and k != "signature"}
-    body["signature"] = {"algorithm": sig["algorithm"], "keyId": sig["keyId"]}
+    body["signature"] = {k: sig[k] for k in sig if k != "value"}
     return canonical(body).encode()
 
 

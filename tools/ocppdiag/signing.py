@@ -10,7 +10,7 @@ The canonical text is the agent's (lib/diag/result.py): CPython's
 agent prints floats as CPython's repr does, so that both ends write the same bytes.
 
 Signed bytes: the canonical text of the result without ``checksum``, its ``signature``
-holding only ``algorithm`` and ``keyId``. The checksum covers everything but itself,
+without ``value``. The checksum covers everything but itself,
 the whole signature included.
 
 A verifier keeps every key it ever provisioned, by key id: a result keeps the key id
@@ -52,8 +52,7 @@ def checksum(result):
 def signed_bytes(result):
     """The bytes the station's HMAC covers."""
     body = {k: v for k, v in result.items() if k not in ("checksum", "signature")}
-    sig = result["signature"]
-    body["signature"] = {"algorithm": sig["algorithm"], "keyId": sig["keyId"]}
+    body["signature"] = {k: v for k, v in result["signature"].items() if k != "value"}
     return canonical(body).encode()
 
 
@@ -90,7 +89,8 @@ def verify(result, keys, require_signature=False):
     sig = result.get("signature")
     if sig is None:
         return (False, "unsigned") if require_signature else (True, "ok (unsigned)")
-    if (not isinstance(sig, dict) or set(sig) != {"algorithm", "keyId", "value"}
+    if (not isinstance(sig, dict) or not {"algorithm", "keyId", "value"} <= set(sig)
+            or not set(sig) <= {"algorithm", "keyId", "value", "customData"}
             or not isinstance(sig["keyId"], str) or not isinstance(sig["value"], str)
             or not _HEX64.match(sig["value"])):
         return False, "malformed signature"
