@@ -99,6 +99,15 @@ def test_sealed_result_is_signed_and_checked():
     seal(_result(), None)
 
 
+def test_signature_is_the_one_the_cpython_verifier_computes():
+    # Known answer from tools/ocppdiag/signing.py (CPython json, repr floats) for
+    # _result(): non-ASCII text and a float MicroPython would print with 17 digits.
+    r = _result()
+    seal(r, _Agent("k-2026.1:" + _HEX))
+    assert r["signature"]["value"] == "69f3fd5595e7e863322fb993ebef2403119f69d529fa1fd3e56f714a1d489d87"
+    assert r["checksum"] == "0949dd8af047892292006590c2add4614fd4a787e7f828ca21939a8443cc0f6d"
+
+
 def test_a_changed_byte_fails():
     r = _result()
     seal(r, _Agent("k-2026.1:" + _HEX))

@@ -97,7 +97,7 @@ def seal(r, agent=None):
         from diag import sign
         key = sign.current(agent.store)
         if key:
-            sign.sign(r, key)
+            return sign.seal(r, key)
     r["checksum"] = checksum(r)
 
 

@@ -12,9 +12,11 @@
 #
 # MicroPython has hashlib.sha256 but no hmac module on every port: this is the
 # whole of HMAC. The padded key is one 64-byte buffer XORed in place, and the
-# message goes to the hash in one update: nothing is allocated per byte.
+# message goes to the hash field by field: nothing is allocated per byte, and the
+# canonical text of a result is never built whole.
 import binascii
 import hashlib
+import json
 
 from micropython import const
 
@@ -27,8 +29,9 @@ _ID_MAX = const(36)
 _ID_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-"
 
 
-def hmac_sha256(key, msg):
-    """RFC 2104 HMAC with SHA-256 -> 32 bytes. key, msg: bytes (msg may be a str)."""
+def hmac_sha256(key, msg=None, feed=None):
+    """RFC 2104 HMAC with SHA-256 -> 32 bytes. key: bytes; the message is msg (bytes
+    or str) or whatever feed(hash) writes to the hash, piece by piece."""
     if len(key) > _BLOCK:
         key = hashlib.sha256(key).digest()
     pad = bytearray(_BLOCK)
@@ -36,7 +39,10 @@ def hmac_sha256(key, msg):
     for i in range(_BLOCK):
         pad[i] ^= 0x36
     h = hashlib.sha256(pad)
-    h.update(msg)
+    if feed is None:
+        h.update(msg)
+    else:
+        feed(h)
     inner = h.digest()
     for i in range(_BLOCK):
         pad[i] ^= 0x6A  # 0x36 ^ 0x5C: the inner pad becomes the outer one
@@ -72,24 +78,59 @@ def current(store):
     return k if type(k) is tuple else None
 
 
-def key_id(store):
-    k = current(store)
-    return k[0] if k else ""
-
-
-def _message(r, sig):
-    # The canonical text without `checksum`, `signature` without its value.
+def _fields(r):
+    # Each field but checksum and signature as its canonical `"key":value` text, in
+    # key order: made once, then written to both the HMAC and the checksum hash, so
+    # that the result's canonical text is never held whole (nor built twice).
     from diag.result import canonical
-    body = {k: r[k] for k in r if k != "checksum" and k != "signature"}
-    body["signature"] = {k: sig[k] for k in sig if k != "value"}
-    return canonical(body).encode()
+    return [(k, json.dumps(k) + ":" + canonical(r[k])) for k in sorted(r)
+            if k != "checksum" and k != "signature"]
 
 
-def sign(r, key):
-    """Add `signature` to result r (before its checksum). key: (keyId, bytes)."""
+def _feed(h, fields, sig):
+    """Write the canonical object of `fields` plus "signature": sig to hash h."""
+    from diag.result import canonical
+    extra = '"signature":' + canonical(sig)
+    sep = "{"
+    for k, t in fields:
+        if extra and k > "signature":
+            h.update(sep)
+            h.update(extra)
+            sep = ","
+            extra = None
+        h.update(sep)
+        h.update(t)
+        sep = ","
+    if extra:
+        h.update(sep)
+        h.update(extra)
+    h.update("}")
+
+
+def _hex(b):
+    return binascii.hexlify(b).decode()
+
+
+def _macs(r, sig, key):
+    """-> (HMAC of r signed with sig, a function giving the checksum once sig has
+    its value)."""
+    fields = _fields(r)
+    unsigned = {k: sig[k] for k in sig if k != "value"}
+    mac = _hex(hmac_sha256(key, feed=lambda h: _feed(h, fields, unsigned)))
+
+    def checksum(full):
+        h = hashlib.sha256()
+        _feed(h, fields, full)
+        return _hex(h.digest())
+    return mac, checksum
+
+
+def seal(r, key):
+    """Add `signature` (key: (keyId, bytes)) and then `checksum` to result r."""
     sig = {"algorithm": ALG, "keyId": key[0]}
-    sig["value"] = binascii.hexlify(hmac_sha256(key[1], _message(r, sig))).decode()
+    sig["value"], checksum = _macs(r, sig, key[1])
     r["signature"] = sig
+    r["checksum"] = checksum(sig)
 
 
 def check(r, key):
@@ -97,15 +138,19 @@ def check(r, key):
     "signature" when it names the station's current key and does not match. A
     result signed with an older key can only be checked by a verifier that keeps
     that key (tools/ocppdiag/signing.py); the station keeps only the current one."""
-    from diag.result import checksum
-    if r.get("checksum") != checksum(r):
-        return "checksum"
     sig = r.get("signature")
-    if sig is None or key is None:
-        return None
-    if type(sig) is not dict or sig.get("algorithm") != ALG or type(sig.get("keyId")) is not str:
+    if type(sig) is not dict or not key or sig.get("keyId") != key[0]:
+        # Unsigned, signed under another key, or no key here: the checksum alone.
+        from diag.result import checksum
+        if r.get("checksum") != checksum(r):
+            return "checksum"
+        if sig is None or type(sig) is dict and sig.get("algorithm") == ALG and type(
+                sig.get("keyId")) is str:
+            return None
         return "signature"
-    if sig["keyId"] != key[0]:
-        return None
-    want = binascii.hexlify(hmac_sha256(key[1], _message(r, sig))).decode()
-    return None if sig.get("value") == want else "signature"
+    if sig.get("algorithm") != ALG:
+        return "signature"
+    mac, checksum = _macs(r, sig, key[1])
+    if r.get("checksum") != checksum(sig):
+        return "checksum"
+    return None if sig.get("value") == mac else "signature"
