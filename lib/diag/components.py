@@ -114,8 +114,7 @@ def _signing_key(agent, value):
         lazy.drop("diag.sign")
     # Once a key is set diag.sign stays loaded: every result uses it, and loading it
     # here rather than in the middle of a run keeps its objects clear of the large
-    # blocks tests allocate (bench B: 19 KB less heap needed than when the first
-    # result loaded it).
+    # blocks tests allocate.
     return why
 
 
