@@ -148,6 +148,12 @@ def test_hostile_set_variable_monitoring_statuses(csms, agent):
     reply = csms.send_raw(st, json.dumps([2, "m-1", "SetVariableMonitoring", {"setMonitoringData": [
         dict(_dt("memory", "LastVerdict"), type="Delta", value="beaucoup", severity=1)]}]))
     assert json.loads(reply)[:3] == [4, "m-1", "TypeConstraintViolation"]
+    # 1e999 is a JSON number that parses as infinity: refused, never stored or echoed.
+    reply = csms.send_raw(st, json.dumps([2, "m-2", "SetVariableMonitoring", {"setMonitoringData": [
+        dict(hb, type="Delta", value=12345, severity=1)]}]).replace("12345", "1e999"))
+    r = json.loads(reply)
+    assert r[:2] == [3, "m-2"] and r[2]["setMonitoringResult"][0]["status"] == "Rejected", r
+    assert r[2]["setMonitoringResult"][0]["statusInfo"]["reasonCode"] == "InvalidValue", r
     limit = int(gv(csms, st, ("MonitoringCtrlr", {"name": "ItemsPerMessage",
                                                   "instance": "SetVariableMonitoring"}))[0]["attributeValue"])
     with pytest.raises(CallErrorReply) as e:

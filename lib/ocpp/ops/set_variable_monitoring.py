@@ -66,9 +66,10 @@ def _one(agent, M, it, nxt, gone, act):
     if t != "Delta" and not (t in ("UpperThreshold", "LowerThreshold") and v[2] in "id"):
         return "UnsupportedMonitorType", ("UnsupportedType", "%s on %s: Delta%s only" % (
             t, v[0], ", UpperThreshold, LowerThreshold" if v[2] in "id" else "")), None  # N04.FR.05
-    if not abs(value) < 1e300:
-        # 1e999 parses as inf: it would be written to flash and sent back as JSON
-        # that is not JSON.
+    if value - value != 0:
+        # inf or nan (1e999 parses as inf): written to flash and sent back, it would be
+        # JSON that is not JSON. (No float literal for the bound: a constant beyond
+        # float32 cannot be frozen for boards with single-precision floats.)
         return "Rejected", ("InvalidValue", "value must be a finite number"), None
     if sev > 9:
         return "Rejected", ("InvalidSeverity", "severity %d: 0..9" % sev), None
