@@ -1,0 +1,98 @@
+"""The MCP server as a real process (`tools/mcpserver http|stdio`) over a live console,
+and the MCP client of the same `mcp` package to talk to it."""
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from console_peer import ROOT, wait_until
+
+MCPSERVER = [sys.executable, os.path.join(ROOT, "tools", "mcpserver")]
+
+
+class McpHttpProc:
+    def __init__(self, workdir, console_url):
+        self.workdir = workdir
+        self.ready = os.path.join(workdir, "mcp-ready.json")
+        self.audit_path = os.path.join(workdir, "mcp-audit.jsonl")
+        self.log_path = os.path.join(workdir, "mcp.log")
+        self._log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            MCPSERVER + ["http", "--url", console_url, "--port", "0", "--ready-file", self.ready,
+                         "--audit-log", self.audit_path],
+            stdout=self._log, stderr=subprocess.STDOUT, cwd=workdir)
+        wait_until(lambda: os.path.exists(self.ready) or self.proc.poll() is not None, 60,
+                   "MCP server ready")
+        assert self.proc.poll() is None, self.log()
+        with open(self.ready) as f:
+            self.url = json.load(f)["url"]
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError("MCP server did not stop on SIGTERM:\n" + self.log())
+        finally:
+            self._log.close()
+        return rc
+
+    def log(self):
+        with open(self.log_path, errors="replace") as f:
+            return f.read()[-4000:]
+
+    def audit(self):
+        if not os.path.exists(self.audit_path):
+            return []
+        with open(self.audit_path, encoding="utf-8") as f:
+            return [json.loads(line) for line in f]
+
+
+@contextlib.asynccontextmanager
+async def http_client(url, token):
+    import httpx2
+    from mcp import Client
+    from mcp.client.streamable_http import streamable_http_client
+    headers = {"Authorization": "Bearer " + token} if token else {}
+    async with httpx2.AsyncClient(headers=headers, timeout=120) as http:
+        async with Client(streamable_http_client(url, http_client=http)) as client:
+            yield client
+
+
+@contextlib.asynccontextmanager
+async def stdio_client(console_url, token, audit_path):
+    from mcp import Client, StdioServerParameters
+    env = dict(os.environ, CONSOLE_URL=console_url, CONSOLE_TOKEN=token,
+               MCP_AUDIT_LOG=audit_path)
+    params = StdioServerParameters(command=MCPSERVER[0], args=MCPSERVER[1:] + ["stdio"], env=env)
+    async with Client(params) as client:
+        yield client
+
+
+def tool_json(result):
+    """A CallToolResult -> (is_error, the JSON object it carries)."""
+    (block,) = result.content
+    return result.is_error, json.loads(block.text)
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+@pytest.fixture
+def mcp_http(console, tmp_path):
+    d = tmp_path / "mcp"
+    d.mkdir()
+    p = McpHttpProc(str(d), console.api_url)
+    yield p
+    rc = p.stop()
+    log = p.log()
+    assert "Traceback" not in log, log
+    assert rc == 0, "MCP server exit status %s:\n%s" % (rc, log)

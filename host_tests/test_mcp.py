@@ -1,0 +1,245 @@
+"""The MCP server for AI agents against a live console and live agents (MicroPython unix
+port), driven by the MCP client of the same `mcp` package: tools offered per role, a
+catalog as JSON Schema, a run with parameters to its verdict and evidence with the
+agent's identity as requestor, refusals (out-of-range parameter, read-only role,
+no token on the HTTP endpoint), the JSONL journal."""
+import httpx
+
+from console_peer import console, station_agent  # noqa: F401  (fixtures)
+from mcp_peer import http_client, mcp_http, run, stdio_client, tool_json  # noqa: F401
+
+AGENT = "mcp:claude-ops Zoë ✓"  # the token's name: non-ASCII, it travels as requestor
+
+
+def _station(console, station_agent, sid="CS001"):
+    console.add_station(sid)
+    station_agent(console, sid)
+    console.wait_station(sid)
+
+
+def test_catalog_schema_run_verdict_and_evidence_over_http(console, station_agent, mcp_http):
+    _station(console, station_agent)
+    token = console.token(AGENT, "run")
+
+    async def session():
+        async with http_client(mcp_http.url, token) as c:
+            listed = {t.name: t for t in (await c.list_tools()).tools}
+            err, me = tool_json(await c.call_tool("whoami", {}))
+            err2, cat = tool_json(await c.call_tool("get_catalog", {"station": "CS001"}))
+            err3, started = tool_json(await c.call_tool("start_diagnostics", {
+                "station": "CS001",
+                "tests": [{"testId": "memory", "parameters": {"minFreeBytes": 5000}}]}))
+            assert not err3, started
+            err4, waited = tool_json(await c.call_tool("wait_run", {"run": started["id"],
+                                                                    "timeoutS": 120}))
+            err5, got = tool_json(await c.call_tool("get_run", {"run": started["id"]}))
+            err6, stations = tool_json(await c.call_tool("list_stations", {}))
+            return listed, (err, me), (err2, cat), started, (err4, waited), (err5, got), \
+                (err6, stations)
+
+    listed, me, cat, started, waited, got, stations = run(session())
+
+    # The role "run" sees what it may use; the fleet tool (run-intrusive) is not offered.
+    assert {"list_stations", "get_catalog", "start_diagnostics", "wait_run", "get_run",
+            "cancel_run", "get_results"} <= set(listed)
+    assert "start_fleet_run" not in listed
+    assert listed["get_run"].annotations.read_only_hint is True
+    assert listed["start_diagnostics"].annotations.read_only_hint is False
+    # start_diagnostics' schema is built from the station's live catalog.
+    variants = {v["properties"]["testId"]["const"]: v for v in
+                listed["start_diagnostics"].input_schema["properties"]["tests"]["items"]["oneOf"]}
+    mem_params = variants["memory"]["properties"]["parameters"]
+    assert mem_params["properties"]["minFreeBytes"]["maximum"] == 16777216
+    assert mem_params["additionalProperties"] is False
+    assert variants["noop"]["properties"]["parameters"]["required"] == ["durationMs"]
+    assert variants["noop"]["x-intrusive"] is False
+
+    assert me == (False, {"name": AGENT, "role": "run", "tools": me[1]["tools"]})
+    assert "start_fleet_run" not in me[1]["tools"]
+
+    err, cat = cat
+    assert not err and cat["station"] == "CS001"
+    tests = {t["testId"]: t for t in cat["tests"]}
+    prop = tests["memory"]["parametersSchema"]["properties"]["minFreeBytes"]
+    assert prop["type"] == "integer" and prop["maximum"] == 16777216 and "minimum" in prop
+    assert prop["x-unit"] == "B" and "(unit: B)" in prop["description"]
+    noop = tests["noop"]["parametersSchema"]
+    assert noop["properties"]["outcome"]["enum"] == ["Passed", "Failed", "Error", "OutOfMemory"]
+    assert noop["required"] == ["durationMs"]
+    assert tests["noop"]["x-intrusive"] is False and tests["noop"]["x-timeoutS"] == 3
+
+    assert started["status"] in ("accepted", "running", "done") and started["requestor"] == AGENT
+    err, waited = waited
+    assert not err and waited["finished"] is True and waited["statuses"]
+    assert waited["run"]["verdict"] == "Passed" and waited["run"]["status"] == "done"
+
+    err, got = got
+    assert not err and got["requestor"] == AGENT
+    (res,) = got["results"]
+    assert res["verdict"] == "Passed" and res["checksumVerified"] is True
+    payload = res["result"]
+    assert payload["requestor"] == AGENT  # as the station recorded it
+    assert payload["requestId"] == started["id"]
+    assert {"name": "minFreeBytes", "value": 5000} in payload["parameter"]
+    m = {x["name"]: x for x in payload["measurement"]}  # the evidence: measured vs limit
+    assert m["freeHeap"]["withinLimit"] is True and m["freeHeap"]["unit"] == "B"
+
+    err, stations = stations
+    (s,) = stations["stations"]
+    assert not err and s["id"] == "CS001" and s["connected"] and "health" in s
+
+    # Every call is journaled with the agent's identity; the run start names its run.
+    lines = mcp_http.audit()
+    calls = [l for l in lines if l["method"] == "tools/call"]
+    assert [l["tool"] for l in calls] == ["whoami", "get_catalog", "start_diagnostics",
+                                          "wait_run", "get_run", "list_stations"]
+    assert all(l["client"] == AGENT and l["role"] == "run" and l["transport"] == "http"
+               for l in calls)
+    assert calls[2]["run"] == started["id"] and calls[2]["outcome"] == "ok"
+    assert calls[2]["arguments"]["tests"][0]["parameters"] == {"minFreeBytes": 5000}
+    # ...and the console's own record names it too.
+    assert console.ok("GET", "/api/runs/%d" % started["id"])["requestor"] == AGENT
+
+
+def test_out_of_range_parameter_refused_with_the_reason(console, station_agent, mcp_http):
+    _station(console, station_agent)
+    token = console.token(AGENT, "run")
+
+    async def session():
+        async with http_client(mcp_http.url, token) as c:
+            out = []
+            for tests in ([{"testId": "memory", "parameters": {"minFreeBytes": 99999999}}],
+                          [{"testId": "noop", "parameters": {}}],
+                          [{"testId": "noop", "parameters": {"durationMs": 5, "colour": "grün"}}],
+                          [{"testId": "noop", "parameters": {"durationMs": 5,
+                                                             "outcome": "Bestanden ✓"}}],
+                          [{"testId": "kein-test-ü"}]):
+                out.append(tool_json(await c.call_tool("start_diagnostics", {
+                    "station": "CS001", "tests": tests})))
+            return out
+
+    too_big, missing, unknown_param, not_allowed, unknown_test = run(session())
+    err, body = too_big
+    assert err is True
+    e = body["error"]
+    assert e["httpStatus"] == 422 and e["reasonCode"] == "InvalidParameter"
+    assert e["parameter"] == "minFreeBytes" and e["limit"] == "<= 16777216"
+    assert e["testId"] == "memory" and "16777216" in e["message"]
+    assert missing[0] and missing[1]["error"]["reasonCode"] == "MissingParameter"
+    assert missing[1]["error"]["parameter"] == "durationMs"
+    assert unknown_param[0] and unknown_param[1]["error"]["reasonCode"] == "UnknownParameter"
+    assert unknown_param[1]["error"]["parameter"] == "colour"
+    assert not_allowed[0] and not_allowed[1]["error"]["reasonCode"] == "InvalidParameter"
+    assert "Bestanden ✓" in not_allowed[1]["error"]["message"]
+    assert unknown_test[0] and unknown_test[1]["error"]["reasonCode"] == "UnknownTest"
+    assert unknown_test[1]["error"]["testId"] == "kein-test-ü"
+
+    # Nothing reached the station: no run was recorded.
+    assert console.ok("GET", "/api/runs") == []
+    refused = [l for l in mcp_http.audit() if l.get("tool") == "start_diagnostics"]
+    assert len(refused) == 5 and all(l["outcome"] == "error" and l["client"] == AGENT
+                                     for l in refused)
+    assert refused[0]["error"]["reasonCode"] == "InvalidParameter"
+
+
+def test_read_only_credential_offered_no_run_and_refused(console, station_agent, mcp_http):
+    _station(console, station_agent)
+    token = console.token("mcp:lecteur-ø", "read")
+
+    async def session():
+        async with http_client(mcp_http.url, token) as c:
+            names = {t.name for t in (await c.list_tools()).tools}
+            start = tool_json(await c.call_tool("start_diagnostics", {
+                "station": "CS001", "tests": [{"testId": "noop",
+                                               "parameters": {"durationMs": 5}}]}))
+            fleet = tool_json(await c.call_tool("start_fleet_run", {
+                "tests": [{"testId": "health"}]}))
+            cat = tool_json(await c.call_tool("get_catalog", {"station": "CS001"}))
+            return names, start, fleet, cat
+
+    names, start, fleet, cat = run(session())
+    assert "get_catalog" in names and "wait_run" in names
+    assert not names & {"start_diagnostics", "cancel_run", "start_fleet_run"}
+    # Called anyway: the console refuses with 403 and the role needed, passed through.
+    assert start[0] is True and start[1]["error"]["httpStatus"] == 403
+    assert start[1]["error"]["role"] == "run" and start[1]["error"]["code"] == "forbidden"
+    assert fleet[0] is True and fleet[1]["error"]["role"] == "run-intrusive"
+    assert cat[0] is False  # what the role may do still works
+    assert console.ok("GET", "/api/runs") == []
+    refused = [l for l in mcp_http.audit() if l.get("tool") in ("start_diagnostics",
+                                                                 "start_fleet_run")]
+    assert [l["outcome"] for l in refused] == ["error", "error"]
+    assert all(l["client"] == "mcp:lecteur-ø" and l["role"] == "read" for l in refused)
+
+
+def test_http_endpoint_refuses_requests_without_a_valid_token(console, mcp_http):
+    init = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {},
+        "clientInfo": {"name": "t", "version": "1"}}}
+    hdr = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+    for auth in (None, "Bearer cdt_not-a-token", "Basic dXNlcjpwYXNz"):
+        h = dict(hdr, Authorization=auth) if auth else hdr
+        r = httpx.post(mcp_http.url, json=init, headers=h, timeout=30)
+        assert r.status_code == 401, (auth, r.status_code, r.text)
+        assert r.headers["www-authenticate"].startswith("Bearer")
+        assert r.json()["error"]["code"] == "unauthorized"
+    # A valid console token opens it.
+    ok = httpx.post(mcp_http.url, json=init, timeout=30,
+                    headers=dict(hdr, Authorization="Bearer " + console.token("mcp:x", "read")))
+    assert ok.status_code == 200, ok.text
+
+    # The MCP client with a revoked token cannot use it either.
+    token = console.token("mcp:revoked", "run")
+    console.ok("DELETE", "/api/tokens/mcp:revoked")
+
+    async def attempt():
+        try:
+            async with http_client(mcp_http.url, token) as c:
+                await c.list_tools()
+        except Exception as e:  # the client reports the 401 its own way
+            return e
+        return None
+
+    assert run(attempt()) is not None
+    refused = [l for l in mcp_http.audit() if l["outcome"] == "refused"]
+    assert len(refused) >= 4 and all(l["client"] is None and l["httpStatus"] == 401
+                                     for l in refused)
+
+
+def test_stdio_transport_runs_and_cancels_as_its_token(console, station_agent, tmp_path):
+    _station(console, station_agent)
+    token = console.token(AGENT, "run")
+    audit = str(tmp_path / "stdio-audit.jsonl")
+
+    async def session():
+        async with stdio_client(console.api_url, token, audit) as c:
+            me = tool_json(await c.call_tool("whoami", {}))
+            started = tool_json(await c.call_tool("start_diagnostics", {
+                "station": "CS001", "tests": [{"testId": "noop",
+                                               "parameters": {"durationMs": 4000}},
+                                              {"testId": "memory"}]}))
+            cancelled = tool_json(await c.call_tool("cancel_run", {"run": started[1]["id"],
+                                                                   "station": "CS001"}))
+            waited = tool_json(await c.call_tool("wait_run", {"run": started[1]["id"],
+                                                              "timeoutS": 120}))
+            bad = tool_json(await c.call_tool("wait_run", {"run": "sieben"}))
+            return me, started, cancelled, waited, bad
+
+    me, started, cancelled, waited, bad = run(session())
+    assert me[1]["name"] == AGENT
+    assert started[0] is False and started[1]["requestor"] == AGENT
+    assert cancelled[0] is False and cancelled[1]["status"] in ("cancelling", "cancelled")
+    w = waited[1]
+    assert w["finished"] and w["run"]["status"] == "cancelled"
+    assert sorted(r["verdict"] for r in w["run"]["results"]) == ["Aborted", "Skipped"]
+    assert all(r["result"]["requestor"] == AGENT for r in w["run"]["results"])
+    assert bad[0] is True and bad[1]["error"]["field"] == "run"
+
+    import json
+    with open(audit, encoding="utf-8") as f:
+        lines = [json.loads(line) for line in f]
+    calls = [l for l in lines if l["method"] == "tools/call"]
+    assert [l["tool"] for l in calls] == ["whoami", "start_diagnostics", "cancel_run",
+                                          "wait_run", "wait_run"]
+    assert all(l["client"] == AGENT and l["transport"] == "stdio" for l in calls)
+    assert calls[2]["run"] == started[1]["id"]

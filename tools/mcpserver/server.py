@@ -1,0 +1,122 @@
+"""The MCP server proper: tools/list and tools/call over the lowlevel mcp Server.
+
+Who is asking is found per message: the configured token (stdio), or the bearer token
+of the HTTP request that carried the message (streamable HTTP, so one server holds
+many agents' sessions without mixing them).  The token's name and role come from the
+console (/api/whoami); the tool list is cut to that role.  Failures reach the agent
+as tool errors (isError, with a JSON {"error": {...}} body) so it can read the reason
+and correct itself; a refused parameter carries the reasonCode the station would
+have given (UnknownTest, UnknownParameter, MissingParameter, InvalidParameter).
+"""
+import json
+import time
+
+import mcp_types as types
+from mcp.server import Server
+
+from . import tools as T
+from .upstream import ConsoleError
+
+NAME = "ocpp-diagnostics"
+
+
+def reason_code(status, err):
+    """The station's reasonCode for what the console refused on its behalf (the
+    console checks the station's catalog before sending: SPEC's params rules)."""
+    if status != 422 or "testId" not in err:
+        return None
+    if "parameter" not in err:
+        return "UnknownTest"
+    if err.get("limit") == "required":
+        return "MissingParameter"
+    return "InvalidParameter" if "limit" in err else "UnknownParameter"
+
+
+def error_body(exc):
+    if isinstance(exc, ConsoleError):
+        err = dict(exc.error, httpStatus=exc.status)
+        rc = reason_code(exc.status, exc.error)
+        if rc and "reasonCode" not in err:
+            err["reasonCode"] = rc
+        return err
+    return dict(exc.error)
+
+
+def _result(obj, is_error=False):
+    text = json.dumps(obj, ensure_ascii=False)
+    return types.CallToolResult(content=[types.TextContent(type="text", text=text)],
+                                structured_content=obj, is_error=is_error)
+
+
+class Diagnostics:
+    """tools/list and tools/call for one console; `token_of(ctx)` says whose call it is."""
+
+    def __init__(self, upstream, audit, token_of, transport):
+        self.up, self.audit, self.token_of, self.transport = upstream, audit, token_of, transport
+
+    def server(self):
+        return Server(NAME, version="1", instructions=(
+            "Diagnostics of OCPP 2.1 charging stations through the operator console. Read a "
+            "station's catalog (get_catalog) before start_diagnostics: every parameter's limits "
+            "are there. Intrusive tests interrupt charging. Runs are recorded with this "
+            "credential's name as requestor."),
+            on_list_tools=self.list_tools, on_call_tool=self.call_tool)
+
+    async def _who(self, ctx):
+        token = self.token_of(ctx)
+        if not token:
+            raise ConsoleError(401, {"code": "unauthorized", "message": "no console token"})
+        return T.Call(self.up, token, await self.up.whoami(token))
+
+    async def list_tools(self, ctx, params):
+        try:
+            call = await self._who(ctx)
+        except ConsoleError as e:
+            self.audit.write(transport=self.transport, client=None, method="tools/list",
+                             outcome="refused", error=error_body(e))
+            raise _mcp_error(e)
+        role = call.me["role"]
+        offered = [t for t in T.TOOLS if T.may(role, t.role)]
+        descriptors = await T.live_descriptors(call) if any(
+            t.schema is None for t in offered) else []
+        out = []
+        for t in offered:
+            out.append(types.Tool(
+                name=t.name, description=t.description,
+                input_schema=await T.input_schema(t, call, descriptors),
+                annotations=types.ToolAnnotations(read_only_hint=t.read_only,
+                                                  destructive_hint=False),
+                _meta={"x-requiredRole": t.role}))
+        self.audit.write(transport=self.transport, client=call.me["name"], role=role,
+                         method="tools/list", outcome="ok", tools=len(out))
+        return types.ListToolsResult(tools=out)
+
+    async def call_tool(self, ctx, params):
+        name, args = params.name, params.arguments or {}
+        t0 = time.monotonic()
+        client = role = None
+        try:
+            call = await self._who(ctx)
+            client, role = call.me["name"], call.me["role"]
+            tool = T.BY_NAME.get(name)
+            if tool is None:
+                raise T.ToolError("unknown-tool", "no tool %r" % name)
+            out = await tool.handler(call, args)
+            outcome, err = "ok", None
+        except (ConsoleError, T.ToolError) as e:
+            out, outcome, err = None, "error", error_body(e)
+        rec = dict(transport=self.transport, client=client, role=role, method="tools/call",
+                   tool=name, arguments=args, outcome=outcome,
+                   durationMs=int((time.monotonic() - t0) * 1000))
+        if err:
+            rec["error"] = err
+        elif isinstance(out, dict) and isinstance(out.get("id"), int) and name.startswith(
+                ("start_", "cancel_")):
+            rec["fleet" if name == "start_fleet_run" else "run"] = out["id"]
+        self.audit.write(**rec)
+        return _result({"error": err}, True) if err else _result(out)
+
+
+def _mcp_error(e):
+    from mcp.shared.exceptions import MCPError
+    return MCPError(-32001, "console refused: %s" % e, error_body(e))
