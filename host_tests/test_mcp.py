@@ -243,3 +243,80 @@ def test_stdio_transport_runs_and_cancels_as_its_token(console, station_agent, t
                                           "wait_run", "wait_run"]
     assert all(l["client"] == AGENT and l["transport"] == "stdio" for l in calls)
     assert calls[2]["run"] == started[1]["id"]
+
+
+MEMORY = {"testId": "memory", "testType": "SelfTest", "version": "1.0",
+          "description": "Free heap", "constraints": {"intrusive": False, "timeout": 10,
+                                                      "minInterval": 0, "needsNetwork": False},
+          "expectedOutcome": {"verdicts": ["Passed", "Failed"]}}
+CONTACTOR = {"testId": "contactor", "testType": "IntegrationTest", "version": "1.0",
+             "description": "Opens and closes the contactor (interrupts charging)",
+             "constraints": {"intrusive": True, "timeout": 30, "minInterval": 0,
+                             "needsNetwork": False},
+             "expectedOutcome": {"verdicts": ["Passed", "Failed"]}}
+
+
+def _scripted(console, sid):
+    """A Python station offering an intrusive test (the MicroPython agent has none) and
+    refusing memory runs with its own reasonCode."""
+    from console_peer import ScriptedStation
+    st = ScriptedStation(console.url, sid)
+
+    def catalog(req):
+        st._loop.create_task(st._call("NotifyDiagnosticsCatalog", {
+            "requestId": req["requestId"], "generatedAt": "2026-01-01T00:00:00Z", "seqNo": 0,
+            "test": [MEMORY, CONTACTOR]}))
+        return {"status": "Accepted"}
+
+    def start(req):
+        if req["test"][0]["testId"] == "memory":
+            return {"status": "Rejected", "statusInfo": {"reasonCode": "Busy",
+                                                         "additionalInfo": "Prüfung läuft"}}
+        return {"status": "Accepted"}
+    st.answers.update(GetDiagnosticsCatalog=catalog, StartDiagnostics=start)
+    return st
+
+
+def test_intrusive_test_marked_and_refused_below_its_role_station_reason_passed(console,
+                                                                               mcp_http):
+    console.add_station("CS-I")
+    st = _scripted(console, "CS-I")
+    try:
+        assert st.connect() is None
+        console.wait_station("CS-I")
+        runner = console.token("mcp:läufer", "run")
+        intrusive = console.token("mcp:eingriff", "run-intrusive")
+
+        async def session(token):
+            async with http_client(mcp_http.url, token) as c:
+                tools = {t.name: t for t in (await c.list_tools()).tools}
+                contactor = tool_json(await c.call_tool("start_diagnostics", {
+                    "station": "CS-I", "tests": [{"testId": "contactor"}]}))
+                memory = tool_json(await c.call_tool("start_diagnostics", {
+                    "station": "CS-I", "tests": [{"testId": "memory"}]}))
+                return tools, contactor, memory
+
+        tools, contactor, memory = run(session(runner))
+        items = tools["start_diagnostics"].input_schema["properties"]["tests"]["items"]["oneOf"]
+        by_id = {v["properties"]["testId"]["const"]: v for v in items}
+        assert by_id["contactor"]["x-intrusive"] is True
+        assert by_id["contactor"]["x-requiresRole"] == "run-intrusive"
+        assert "INTRUSIVE" in by_id["contactor"]["description"]
+        assert "x-requiresRole" not in by_id["memory"]
+        assert contactor[0] is True and contactor[1]["error"]["httpStatus"] == 403
+        assert contactor[1]["error"]["role"] == "run-intrusive"
+        # The station refused the memory run: its own reasonCode reaches the agent.
+        assert memory[0] is True and memory[1]["error"]["code"] == "station-rejected"
+        assert memory[1]["error"]["reasonCode"] == "Busy"
+        assert "Prüfung läuft" in memory[1]["error"]["message"]
+
+        tools, contactor, _ = run(session(intrusive))
+        by_id = {v["properties"]["testId"]["const"]: v for v in
+                 tools["start_diagnostics"].input_schema["properties"]["tests"]["items"]["oneOf"]}
+        assert "x-requiresRole" not in by_id["contactor"] and "start_fleet_run" in tools
+        assert contactor[0] is False and contactor[1]["status"] == "accepted"
+        sent = [c[1] for c in st.calls if c[0] == "StartDiagnostics"]
+        assert [(s["test"][0]["testId"], s["requestor"]) for s in sent] == [
+            ("memory", "mcp:läufer"), ("contactor", "mcp:eingriff"), ("memory", "mcp:eingriff")]
+    finally:
+        st.close()
