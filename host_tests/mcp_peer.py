@@ -15,22 +15,33 @@ from console_peer import ROOT, wait_until
 MCPSERVER = [sys.executable, os.path.join(ROOT, "tools", "mcpserver")]
 
 
-class McpHttpProc:
-    def __init__(self, workdir, console_url):
+class McpProc:
+    """`mcpserver http` (ready when its endpoint listens) or `mcpserver watch TOKEN`;
+    its journal and incident records in `workdir`."""
+
+    def __init__(self, workdir, console_url, kind="http", token=None, name="mcp"):
         self.workdir = workdir
-        self.ready = os.path.join(workdir, "mcp-ready.json")
-        self.audit_path = os.path.join(workdir, "mcp-audit.jsonl")
-        self.log_path = os.path.join(workdir, "mcp.log")
+        self.ready = os.path.join(workdir, name + "-ready.json")
+        self.audit_path = os.path.join(workdir, name + "-audit.jsonl")
+        self.incident_dir = os.path.join(workdir, "incidents")  # shared by http and watch
+        self.log_path = os.path.join(workdir, name + ".log")
         self._log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(
-            MCPSERVER + ["http", "--url", console_url, "--port", "0", "--ready-file", self.ready,
-                         "--audit-log", self.audit_path],
-            stdout=self._log, stderr=subprocess.STDOUT, cwd=workdir)
+        cmd = MCPSERVER + [kind, "--url", console_url, "--audit-log", self.audit_path,
+                           "--incident-dir", self.incident_dir]
+        env = dict(os.environ)
+        cmd += ["--ready-file", self.ready]
+        if kind == "http":
+            cmd += ["--port", "0"]
+        else:
+            env["CONSOLE_TOKEN"] = token
+        self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT,
+                                     cwd=workdir, env=env)
+        # http: the endpoint listens; watch: the event stream is open (nothing missed).
         wait_until(lambda: os.path.exists(self.ready) or self.proc.poll() is not None, 60,
-                   "MCP server ready")
+                   "mcpserver %s ready" % kind)
         assert self.proc.poll() is None, self.log()
         with open(self.ready) as f:
-            self.url = json.load(f)["url"]
+            self.url = json.load(f).get("url")
 
     def stop(self):
         self.proc.send_signal(signal.SIGTERM)
@@ -70,7 +81,8 @@ async def http_client(url, token):
 async def stdio_client(console_url, token, audit_path):
     from mcp import Client, StdioServerParameters
     env = dict(os.environ, CONSOLE_URL=console_url, CONSOLE_TOKEN=token,
-               MCP_AUDIT_LOG=audit_path)
+               MCP_AUDIT_LOG=audit_path,
+               MCP_INCIDENT_DIR=os.path.join(os.path.dirname(audit_path), "incidents"))
     params = StdioServerParameters(command=MCPSERVER[0], args=MCPSERVER[1:] + ["stdio"], env=env)
     async with Client(params) as client:
         yield client
@@ -90,7 +102,7 @@ def run(coro):
 def mcp_http(console, tmp_path):
     d = tmp_path / "mcp"
     d.mkdir()
-    p = McpHttpProc(str(d), console.api_url)
+    p = McpProc(str(d), console.api_url)
     yield p
     rc = p.stop()
     log = p.log()

@@ -51,8 +51,9 @@ def _result(obj, is_error=False):
 class Diagnostics:
     """tools/list and tools/call for one console; `token_of(ctx)` says whose call it is."""
 
-    def __init__(self, upstream, audit, token_of, transport):
+    def __init__(self, upstream, audit, token_of, transport, playbooks=None, incidents=None):
         self.up, self.audit, self.token_of, self.transport = upstream, audit, token_of, transport
+        self.playbooks, self.incidents = playbooks, incidents
 
     def server(self):
         return Server(NAME, version="1", instructions=(
@@ -66,7 +67,8 @@ class Diagnostics:
         token = self.token_of(ctx)
         if not token:
             raise ConsoleError(401, {"code": "unauthorized", "message": "no console token"})
-        return T.Call(self.up, token, await self.up.whoami(token))
+        return T.Call(self.up, token, await self.up.whoami(token), self.playbooks,
+                      self.incidents)
 
     async def list_tools(self, ctx, params):
         try:
@@ -76,7 +78,8 @@ class Diagnostics:
                              outcome="refused", error=error_body(e))
             raise _mcp_error(e)
         role = call.me["role"]
-        offered = [t for t in T.TOOLS if T.may(role, t.role)]
+        offered = [t for t in T.TOOLS if T.may(role, t.role) and (
+            self.incidents is not None or t.name not in T.PLAYBOOK_TOOLS)]
         descriptors = await T.live_descriptors(call) if any(
             t.schema is None for t in offered) else []
         out = []
@@ -113,6 +116,8 @@ class Diagnostics:
         elif isinstance(out, dict) and isinstance(out.get("id"), int) and name.startswith(
                 ("start_", "cancel_")):
             rec["fleet" if name == "start_fleet_run" else "run"] = out["id"]
+        elif isinstance(out, dict) and name in ("run_playbook", "open_incident"):
+            rec.update(incident=out.get("id"), incidentOutcome=out.get("outcome"))
         self.audit.write(**rec)
         return _result({"error": err}, True) if err else _result(out)
 

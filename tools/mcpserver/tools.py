@@ -29,10 +29,12 @@ class ToolError(Exception):
 
 
 class Call:
-    """One tool call: who asks (token, identity) and the console to ask."""
+    """One tool call: who asks (token, identity), the console to ask, and the
+    playbooks and incident records this server holds (None: not configured)."""
 
-    def __init__(self, upstream, token, identity):
+    def __init__(self, upstream, token, identity, playbooks=None, incidents=None):
         self.up, self.token, self.me = upstream, token, identity
+        self.playbooks, self.incidents = playbooks, incidents
 
     async def get(self, path, **params):
         return await self.up.get(self.token, path, **params)
@@ -77,7 +79,8 @@ def run_finished(run):
 
 async def whoami(call, args):
     return {"name": call.me["name"], "role": call.me["role"],
-            "tools": [t.name for t in TOOLS if may(call.me["role"], t.role)]}
+            "tools": [t.name for t in TOOLS if may(call.me["role"], t.role) and (
+                call.incidents is not None or t.name not in PLAYBOOK_TOOLS)]}
 
 
 async def list_stations(call, args):
@@ -187,6 +190,65 @@ async def get_fleet_run(call, args):
     return await call.get("/api/fleet/runs/%d" % _int(args, "fleet", 0, (1 << 31) - 1))
 
 
+# -- playbooks and incidents ------------------------------------------------
+
+def _books(call):
+    if call.playbooks is None or call.incidents is None:
+        raise ToolError("not-configured", "this MCP server runs no playbooks (--incident-dir)")
+    return call.playbooks, call.incidents
+
+
+async def list_playbooks(call, args):
+    books, _ = _books(call)
+    return {"playbooks": list(books.values())}
+
+
+async def run_playbook(call, args):
+    from . import playbook
+    books, incidents = _books(call)
+    if not may(call.me["role"], "run"):  # the incident record is ours to guard
+        raise ToolError("forbidden", "running a playbook needs role 'run'", role="run")
+    name = _str(args, "playbook", n=48)
+    if name not in books:
+        raise ToolError("notfound", "no playbook %r" % name, playbook=name)
+    sid = _str(args, "station", n=48)
+    reason = _str(args, "reason", required=False, n=500)
+    try:
+        return await playbook.run(books[name], sid, {"kind": "agent", "by": call.me["name"],
+                                                     "reason": reason}, call, incidents,
+                                  call.me["name"])
+    except playbook.PlaybookError as e:
+        raise ToolError(**e.error)
+
+
+async def open_incident(call, args):
+    _, incidents = _books(call)
+    if not may(call.me["role"], "run"):
+        raise ToolError("forbidden", "opening an incident needs role 'run'", role="run")
+    sid = _str(args, "station", n=48)
+    await call.get("/api/stations/" + _seg(sid))  # it exists, and this token may see it
+    return incidents.open_manual(call.me["name"], sid, _str(args, "summary", n=1000))
+
+
+async def list_incidents(call, args):
+    _, incidents = _books(call)
+    out = incidents.list(_str(args, "station", required=False, n=48),
+                         _str(args, "playbook", required=False, n=48),
+                         limit=_int(args, "limit", 1, 500, 50))
+    return {"incidents": [{k: i.get(k) for k in ("id", "playbook", "station", "outcome",
+                                                  "openedAt", "closedAt", "requestedBy")}
+                          for i in out]}
+
+
+async def get_incident(call, args):
+    from . import playbook
+    _, incidents = _books(call)
+    try:
+        return incidents.get(_str(args, "incident", n=40))
+    except playbook.PlaybookError as e:
+        raise ToolError(**e.error)
+
+
 # -- the table --------------------------------------------------------------
 
 _STATION = {"type": "string", "minLength": 1, "maxLength": 48, "description": "station id"}
@@ -243,11 +305,33 @@ TOOLS = [
     Tool("start_fleet_run", "run-intrusive", start_fleet_run, "The same tests on every "
          "station (or those listed) at once; needs role run-intrusive. Parameters are "
          "checked per station against its own catalog.", None, read_only=False),
+    Tool("list_playbooks", "read", list_playbooks, "Playbooks this server runs: trigger, "
+         "steps (tests, parameters, stop condition), rate limits, what is collected.",
+         _obj({})),
+    Tool("run_playbook", "run", run_playbook, "Run a playbook on one station now (its rate "
+         "limits apply); returns the incident record: every step with its run, results and "
+         "evidence, timing, outcome.", _obj({
+             "playbook": {"type": "string", "maxLength": 48}, "station": _STATION,
+             "reason": {"type": "string", "maxLength": 500,
+                        "description": "why: kept in the incident's trigger"}},
+             ["playbook", "station"]), read_only=False),
+    Tool("open_incident", "run", open_incident, "Open an incident record for a station "
+         "without running tests (e.g. an anomaly seen elsewhere).", _obj({
+             "station": _STATION, "summary": {"type": "string", "minLength": 1,
+                                              "maxLength": 1000}}, ["station", "summary"]),
+         read_only=False),
+    Tool("list_incidents", "read", list_incidents, "Incident records, newest first.",
+         _obj({"station": _STATION, "playbook": {"type": "string", "maxLength": 48},
+               "limit": {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}})),
+    Tool("get_incident", "read", get_incident, "One incident record in full.",
+         _obj({"incident": {"type": "string", "maxLength": 40}}, ["incident"])),
     Tool("get_fleet_run", "read", get_fleet_run, "A fleet run's summary and its runs.",
          _obj({"fleet": {"type": "integer", "minimum": 0, "maximum": 2147483647}},
               ["fleet"])),
 ]
 BY_NAME = {t.name: t for t in TOOLS}
+PLAYBOOK_TOOLS = {"list_playbooks", "run_playbook", "open_incident", "list_incidents",
+                  "get_incident"}
 
 
 async def live_descriptors(call):

@@ -1,0 +1,146 @@
+"""Playbooks end to end: a live agent (MicroPython unix port) whose energy meter (a
+pymodbus peer on a pty pair) answers an implausible value; the meter test fails, the
+`mcpserver watch` process sees the result on the console's event stream, runs the
+meter-fault playbook within its rate limits, and the incident record (trigger, steps
+with runs, results and evidence, timing, outcome) is read back through MCP tools."""
+import json
+import os
+import subprocess
+
+from console_peer import console, station_agent, wait_until  # noqa: F401  (fixtures)
+from mcp_peer import MCPSERVER, McpProc, http_client, mcp_http, run, tool_json  # noqa: F401
+from meter_peer import meter, pty_pair  # noqa: F401
+
+RUNNER = "playbook-runner ⚙"  # the watcher's token name: requestor of the playbook's runs
+AGENT = "mcp:claude-ops Zoë"
+
+
+def test_meter_fault_playbook_from_a_failed_test_to_its_incident(console, station_agent,
+                                                                  mcp_http, pty_pair, meter):
+    agent_end, meter_end = pty_pair
+    meter(serial=meter_end, value=412.5)  # answers, but not a plausible 230 V line voltage
+    console.add_station("CS-M")
+    station_agent(console, "CS-M", meter={"device": agent_end})
+    console.wait_station("CS-M")
+    watcher = McpProc(mcp_http.workdir, console.api_url, "watch",
+                      console.token(RUNNER, "run"), name="watch")
+    try:
+        _meter_fault(console, mcp_http, watcher)
+    finally:
+        rc = watcher.stop()
+    assert rc == 0 and "Traceback" not in watcher.log(), watcher.log()
+
+
+def _meter_fault(console, mcp_http, watcher):
+    ops = console.token("ops", "run")
+    agent = console.token(AGENT, "run")
+    reader = console.token("mcp:nur-lesen", "read")
+
+    first = console.ok("POST", "/api/stations/CS-M/runs", token=ops,
+                       json_body={"tests": [{"testId": "meter"}]})
+    done = console.wait_run(first["id"], lambda r: r["verdict"] is not None, timeout=120)
+    assert done["verdict"] == "Failed"
+    assert done["results"][0]["result"]["statusInfo"]["reasonCode"] == "OutOfRange"
+
+    def closed_incident():
+        incs = _incidents(mcp_http)
+        return incs and all(i["outcome"] not in ("running",) for i in incs)
+    wait_until(closed_incident, 240, lambda: "incident: %s\n%s" % (_incidents(mcp_http),
+                                                                   watcher.log()))
+    (inc,) = _incidents(mcp_http)
+
+    async def read(token):
+        async with http_client(mcp_http.url, token) as c:
+            listed = tool_json(await c.call_tool("list_incidents", {"station": "CS-M"}))
+            got = tool_json(await c.call_tool("get_incident", {"incident": inc["id"]}))
+            books = tool_json(await c.call_tool("list_playbooks", {}))
+            again = tool_json(await c.call_tool("run_playbook", {
+                "playbook": "meter-fault", "station": "CS-M", "reason": "noch einmal prüfen"}))
+            return listed, got, books, again
+
+    listed, got, books, again = run(read(agent))
+    assert listed[0] is False and [i["id"] for i in listed[1]["incidents"]] == [inc["id"]]
+    assert got[0] is False
+    inc = got[1]
+    assert inc["playbook"] == "meter-fault" and inc["station"] == "CS-M"
+    assert inc["requestedBy"] == RUNNER
+    assert inc["trigger"]["kind"] == "testFailed" and inc["trigger"]["event"]["run"] == first["id"]
+    assert inc["outcome"] == "meter-fault-confirmed"
+    assert [s["name"] for s in inc["steps"]] == ["confirm", "patient-read", "station-health"]
+    assert [s["verdict"] for s in inc["steps"]] == ["Failed", "Failed", "Failed"]
+    confirm, patient, health = inc["steps"]
+    ev = confirm["results"][0]["result"]
+    assert "value 412.5 V outside 180..260 V" in ev["evidence"]  # the evidence travels
+    assert ev["requestor"] == RUNNER and confirm["results"][0]["checksumVerified"] is True
+    params = {p["name"]: p["value"] for p in patient["results"][0]["result"]["parameter"]}
+    assert params["timeoutMs"] == 2000 and params["retries"] == 3
+    h = health["results"][0]["result"]  # the station itself names the meter as the cause
+    assert h["testId"] == "health" and h["healthStatus"] == "Degraded"
+    assert "self tests last failed: meter" in h["evidence"]
+    assert all(s["durationS"] >= 0 and s["startedAt"] for s in inc["steps"])
+    assert inc["closedAt"] and inc["durationS"] >= 0 and inc["stationHealth"]
+    assert inc["stationState"]["id"] == "CS-M"
+    # The console records the playbook's runs with the runner as requestor.
+    assert console.ok("GET", "/api/runs/%d" % confirm["run"])["requestor"] == RUNNER
+
+    assert books[0] is False and [b["name"] for b in books[1]["playbooks"]] == ["meter-fault"]
+    # Rate limit: the meter-fault playbook ran on CS-M within the hour.
+    assert again[0] is True and again[1]["error"]["code"] == "rate-limited"
+
+    # A second failure within the hour opens no second incident: the watcher says why.
+    second = console.ok("POST", "/api/stations/CS-M/runs", token=ops,
+                        json_body={"tests": [{"testId": "meter"}]})
+    console.wait_run(second["id"], lambda r: r["verdict"] is not None, timeout=120)
+
+    def refused():
+        return [l for l in watcher.audit() if l.get("event") and l["outcome"] == "refused"]
+    wait_until(refused, 60, lambda: watcher.audit())
+    assert refused()[-1]["error"]["code"] == "rate-limited"
+    assert len(_incidents(mcp_http)) == 1
+    # The playbook's own failing runs never re-triggered it: only operator runs did.
+    triggered = [l for l in watcher.audit() if l.get("method") == "playbook"]
+    assert {l["outcome"] for l in triggered} == {"ok", "refused"}
+    assert sum(l["outcome"] == "ok" for l in triggered) == 1
+
+    # A read-only credential neither runs a playbook nor opens an incident.
+    async def as_reader():
+        async with http_client(mcp_http.url, reader) as c:
+            names = {t.name for t in (await c.list_tools()).tools}
+            return names, tool_json(await c.call_tool("run_playbook", {
+                "playbook": "meter-fault", "station": "CS-M"})), tool_json(
+                await c.call_tool("open_incident", {"station": "CS-M", "summary": "x"}))
+    names, ran, opened = run(as_reader())
+    assert "get_incident" in names and not names & {"run_playbook", "open_incident"}
+    assert ran[0] and ran[1]["error"]["role"] == "run"
+    assert opened[0] and opened[1]["error"]["role"] == "run"
+    assert len(_incidents(mcp_http)) == 1
+
+
+def _incidents(proc):
+    d = proc.incident_dir
+    if not os.path.isdir(d):
+        return []
+    out = []
+    for name in sorted(os.listdir(d)):
+        if name.endswith(".json"):
+            with open(os.path.join(d, name), encoding="utf-8") as f:
+                out.append(json.load(f))
+    return out
+
+
+def test_a_playbook_that_breaks_its_schema_is_refused_at_start(tmp_path):
+    bad = tmp_path / "books"
+    bad.mkdir()
+    (bad / "kaputt.json").write_text(json.dumps({
+        "name": "kaputt", "version": "1", "description": "Schritte ohne Tests",
+        "trigger": [{"kind": "health", "status": ["Degraded"]}],
+        "steps": [{"name": "leer", "tests": []}],
+        "rateLimit": {"perStationS": 60, "fleetPerHour": 1}, "collect": [],
+        "outcomeIfCompleted": "done"}), encoding="utf-8")
+    p = subprocess.run(MCPSERVER + ["stdio", "--token", "x", "--playbook-dir", str(bad),
+                                    "--audit-log", str(tmp_path / "a.jsonl"),
+                                    "--incident-dir", str(tmp_path / "inc")],
+                       capture_output=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert p.returncode == 2
+    err = p.stderr.decode()
+    assert "kaputt.json" in err and "steps/0/tests" in err
