@@ -4,21 +4,51 @@ catalog as JSON Schema, a run with parameters to its verdict and evidence with t
 agent's identity as requestor, refusals (out-of-range parameter, read-only role,
 no token on the HTTP endpoint), the JSONL journal."""
 import httpx
+import pytest
 
-from console_peer import console, station_agent  # noqa: F401  (fixtures)
-from mcp_peer import http_client, mcp_http, run, stdio_client, tool_json  # noqa: F401
+from console_peer import ConsoleProc
+from mcp_peer import McpProc, http_client, run, stdio_client, tool_json
 
 AGENT = "mcp:claude-ops Zoë ✓"  # the token's name: non-ASCII, it travels as requestor
 
 
-def _station(console, station_agent, sid="CS001"):
-    console.add_station(sid)
-    station_agent(console, sid)
-    console.wait_station(sid)
+@pytest.fixture(scope="module")
+def shared(build_dir, tmp_path_factory):
+    """One console, one agent (CS001) and one MCP HTTP server for the module: each test
+    uses tokens of its own (names in the journal) and its own runs."""
+    from conftest import AgentProc, base_config
+    from console_peer import PASSWORD
+    d = tmp_path_factory.mktemp("mcp-module")
+    c = ConsoleProc(str(d)).start()
+    c.add_station("CS001")
+    a = AgentProc(build_dir, base_config(c.url, str(d), stationId="CS001",
+                                         basicAuthPassword=PASSWORD, evses=[1]), str(d)).start()
+    m = McpProc(str(d), c.api_url)
+    try:
+        c.wait_station("CS001")
+        yield c, m
+    finally:
+        assert m.stop() == 0 and "Traceback" not in m.log(), m.log()
+        a.stop()
+        assert "Traceback" not in a.log(), a.log()[-3000:]
+        assert c.stop() == 0 and "Traceback" not in c.log(), c.log()
 
 
-def test_catalog_schema_run_verdict_and_evidence_over_http(console, station_agent, mcp_http):
-    _station(console, station_agent)
+@pytest.fixture
+def console(shared):
+    return shared[0]
+
+
+@pytest.fixture
+def mcp_http(shared):
+    return shared[1]
+
+
+def _runs(console):
+    return [r["id"] for r in console.ok("GET", "/api/runs")]
+
+
+def test_catalog_schema_run_verdict_and_evidence_over_http(console, mcp_http):
     token = console.token(AGENT, "run")
 
     async def session():
@@ -85,12 +115,12 @@ def test_catalog_schema_run_verdict_and_evidence_over_http(console, station_agen
     assert m["freeHeap"]["withinLimit"] is True and m["freeHeap"]["unit"] == "B"
 
     err, stations = stations
-    (s,) = stations["stations"]
-    assert not err and s["id"] == "CS001" and s["connected"] and "health" in s
+    (s,) = [s for s in stations["stations"] if s["id"] == "CS001"]
+    assert not err and s["connected"] and "health" in s
 
     # Every call is journaled with the agent's identity; the run start names its run.
     lines = mcp_http.audit()
-    calls = [l for l in lines if l["method"] == "tools/call"]
+    calls = [l for l in lines if l["method"] == "tools/call" and l["client"] == AGENT]
     assert [l["tool"] for l in calls] == ["whoami", "get_catalog", "start_diagnostics",
                                           "wait_run", "get_run", "list_stations"]
     assert all(l["client"] == AGENT and l["role"] == "run" and l["transport"] == "http"
@@ -101,9 +131,10 @@ def test_catalog_schema_run_verdict_and_evidence_over_http(console, station_agen
     assert console.ok("GET", "/api/runs/%d" % started["id"])["requestor"] == AGENT
 
 
-def test_out_of_range_parameter_refused_with_the_reason(console, station_agent, mcp_http):
-    _station(console, station_agent)
-    token = console.token(AGENT, "run")
+def test_out_of_range_parameter_refused_with_the_reason(console, mcp_http):
+    who = "mcp:prüfer"
+    token = console.token(who, "run")
+    runs_before = _runs(console)
 
     async def session():
         async with http_client(mcp_http.url, token) as c:
@@ -135,16 +166,16 @@ def test_out_of_range_parameter_refused_with_the_reason(console, station_agent, 
     assert unknown_test[1]["error"]["testId"] == "kein-test-ü"
 
     # Nothing reached the station: no run was recorded.
-    assert console.ok("GET", "/api/runs") == []
-    refused = [l for l in mcp_http.audit() if l.get("tool") == "start_diagnostics"]
-    assert len(refused) == 5 and all(l["outcome"] == "error" and l["client"] == AGENT
-                                     for l in refused)
+    assert _runs(console) == runs_before
+    refused = [l for l in mcp_http.audit() if l.get("tool") == "start_diagnostics"
+               and l["client"] == who]
+    assert len(refused) == 5 and all(l["outcome"] == "error" for l in refused)
     assert refused[0]["error"]["reasonCode"] == "InvalidParameter"
 
 
-def test_read_only_credential_offered_no_run_and_refused(console, station_agent, mcp_http):
-    _station(console, station_agent)
+def test_read_only_credential_offered_no_run_and_refused(console, mcp_http):
     token = console.token("mcp:lecteur-ø", "read")
+    runs_before = _runs(console)
 
     async def session():
         async with http_client(mcp_http.url, token) as c:
@@ -165,11 +196,12 @@ def test_read_only_credential_offered_no_run_and_refused(console, station_agent,
     assert start[1]["error"]["role"] == "run" and start[1]["error"]["code"] == "forbidden"
     assert fleet[0] is True and fleet[1]["error"]["role"] == "run-intrusive"
     assert cat[0] is False  # what the role may do still works
-    assert console.ok("GET", "/api/runs") == []
+    assert _runs(console) == runs_before
     refused = [l for l in mcp_http.audit() if l.get("tool") in ("start_diagnostics",
-                                                                 "start_fleet_run")]
+                                                                 "start_fleet_run")
+               and l["client"] == "mcp:lecteur-ø"]
     assert [l["outcome"] for l in refused] == ["error", "error"]
-    assert all(l["client"] == "mcp:lecteur-ø" and l["role"] == "read" for l in refused)
+    assert all(l["role"] == "read" and l["error"]["httpStatus"] == 403 for l in refused)
 
 
 def test_http_endpoint_refuses_requests_without_a_valid_token(console, mcp_http):
@@ -204,11 +236,11 @@ def test_http_endpoint_refuses_requests_without_a_valid_token(console, mcp_http)
     refused = [l for l in mcp_http.audit() if l["outcome"] == "refused"]
     assert len(refused) >= 4 and all(l["client"] is None and l["httpStatus"] == 401
                                      for l in refused)
+    assert not [l for l in mcp_http.audit() if l.get("client") == "mcp:revoked"]
 
 
-def test_stdio_transport_runs_and_cancels_as_its_token(console, station_agent, tmp_path):
-    _station(console, station_agent)
-    token = console.token(AGENT, "run")
+def test_stdio_transport_runs_and_cancels_as_its_token(console, tmp_path):
+    token = console.token("mcp:stdio-agent ✓", "run")
     audit = str(tmp_path / "stdio-audit.jsonl")
 
     async def session():
@@ -226,13 +258,13 @@ def test_stdio_transport_runs_and_cancels_as_its_token(console, station_agent, t
             return me, started, cancelled, waited, bad
 
     me, started, cancelled, waited, bad = run(session())
-    assert me[1]["name"] == AGENT
-    assert started[0] is False and started[1]["requestor"] == AGENT
+    assert me[1]["name"] == "mcp:stdio-agent ✓"
+    assert started[0] is False and started[1]["requestor"] == "mcp:stdio-agent ✓"
     assert cancelled[0] is False and cancelled[1]["status"] in ("cancelling", "cancelled")
     w = waited[1]
     assert w["finished"] and w["run"]["status"] == "cancelled"
     assert sorted(r["verdict"] for r in w["run"]["results"]) == ["Aborted", "Skipped"]
-    assert all(r["result"]["requestor"] == AGENT for r in w["run"]["results"])
+    assert all(r["result"]["requestor"] == "mcp:stdio-agent ✓" for r in w["run"]["results"])
     assert bad[0] is True and bad[1]["error"]["field"] == "run"
 
     import json
@@ -241,7 +273,7 @@ def test_stdio_transport_runs_and_cancels_as_its_token(console, station_agent, t
     calls = [l for l in lines if l["method"] == "tools/call"]
     assert [l["tool"] for l in calls] == ["whoami", "start_diagnostics", "cancel_run",
                                           "wait_run", "wait_run"]
-    assert all(l["client"] == AGENT and l["transport"] == "stdio" for l in calls)
+    assert all(l["client"] == "mcp:stdio-agent ✓" and l["transport"] == "stdio" for l in calls)
     assert calls[2]["run"] == started[1]["id"]
 
 
