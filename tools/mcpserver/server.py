@@ -9,6 +9,7 @@ and correct itself; a refused parameter carries the reasonCode the station would
 have given (UnknownTest, UnknownParameter, MissingParameter, InvalidParameter).
 """
 import json
+import logging
 import time
 
 import mcp_types as types
@@ -18,6 +19,7 @@ from . import tools as T
 from .upstream import ConsoleError
 
 NAME = "ocpp-diagnostics"
+LOG = logging.getLogger("mcpserver")
 
 
 def reason_code(status, err):
@@ -80,8 +82,12 @@ class Diagnostics:
         role = call.me["role"]
         offered = [t for t in T.TOOLS if T.may(role, t.role) and (
             self.incidents is not None or t.name not in T.PLAYBOOK_TOOLS)]
-        descriptors = await T.live_descriptors(call) if any(
-            t.schema is None for t in offered) else []
+        try:
+            descriptors = await T.live_descriptors(call) if any(
+                t.schema is None for t in offered) else []
+        except Exception:  # noqa: BLE001 -- a catalog of an odd shape: a looser schema
+            LOG.exception("catalogs for the tool schemas")
+            descriptors = []
         out = []
         for t in offered:
             out.append(types.Tool(
@@ -108,6 +114,10 @@ class Diagnostics:
             outcome, err = "ok", None
         except (ConsoleError, T.ToolError) as e:
             out, outcome, err = None, "error", error_body(e)
+        except Exception as e:  # noqa: BLE001 -- e.g. a console reply of an unexpected shape
+            LOG.exception("tool %s", name)
+            out, outcome, err = None, "error", {"code": "internal", "message": "%s: %s" % (
+                type(e).__name__, str(e)[:300])}
         rec = dict(transport=self.transport, client=client, role=role, method="tools/call",
                    tool=name, arguments=args, outcome=outcome,
                    durationMs=int((time.monotonic() - t0) * 1000))

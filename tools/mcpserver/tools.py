@@ -71,6 +71,21 @@ def _int(args, name, lo, hi, default=None):
     return v
 
 
+def _dict(x):
+    """A console reply that must be an object (the console's replies are input too)."""
+    if not isinstance(x, dict):
+        raise ConsoleError(502, {"code": "bad-reply", "message": "console answered %s where "
+                                 "an object was expected" % type(x).__name__})
+    return x
+
+
+def _list(x):
+    if not isinstance(x, list):
+        raise ConsoleError(502, {"code": "bad-reply", "message": "console answered %s where "
+                                 "a list was expected" % type(x).__name__})
+    return x
+
+
 def run_finished(run):
     return run.get("status") in ("rejected", "unreachable") or run.get("verdict") is not None
 
@@ -84,20 +99,21 @@ async def whoami(call, args):
 
 
 async def list_stations(call, args):
-    return {"stations": await call.get("/api/stations")}
+    return {"stations": _list(await call.get("/api/stations"))}
 
 
 async def get_station(call, args):
     sid = _str(args, "station", n=48)
-    out = await call.get("/api/stations/" + _seg(sid))
-    out["healthHistory"] = (await call.get("/api/stations/%s/health" % _seg(sid)))[-20:]
+    out = _dict(await call.get("/api/stations/" + _seg(sid)))
+    hist = await call.get("/api/stations/%s/health" % _seg(sid))
+    out["healthHistory"] = hist[-20:] if isinstance(hist, list) else []
     return out
 
 
 async def get_catalog(call, args):
     sid = _str(args, "station", n=48)
-    cat = await call.get("/api/stations/%s/catalog" % _seg(sid),
-                         refresh=1 if args.get("refresh") is True else None)
+    cat = _dict(await call.get("/api/stations/%s/catalog" % _seg(sid),
+                               refresh=1 if args.get("refresh") is True else None))
     tests = cat.get("tests") if isinstance(cat.get("tests"), list) else []
     cat["tests"] = [schemas.test_entry(d) for d in tests
                     if isinstance(d, dict) and isinstance(d.get("testId"), str)]
@@ -119,16 +135,17 @@ def _tests_arg(args):
 
 async def start_diagnostics(call, args):
     sid = _str(args, "station", n=48)
-    run = await call.post("/api/stations/%s/runs" % _seg(sid), {
-        "tests": _tests_arg(args), "stopOnFailure": args.get("stopOnFailure") is True})
+    run = _dict(await call.post("/api/stations/%s/runs" % _seg(sid), {
+        "tests": _tests_arg(args), "stopOnFailure": args.get("stopOnFailure") is True}))
     if run.get("status") in ("rejected", "unreachable"):
         # The station said no (or was not there): an error the agent sees, carrying
         # the station's own statusInfo.reasonCode; the run stays on record.
         info = run.get("statusInfo") if isinstance(run.get("statusInfo"), dict) else {}
         raise ToolError("station-" + run["status"], "station %s %s the run: %s %s" % (
             sid, "refused" if run["status"] == "rejected" else "could not take",
-            info.get("reasonCode", ""), info.get("additionalInfo", "")),
-            reasonCode=info.get("reasonCode"), run=run.get("id"))
+            str(info.get("reasonCode", ""))[:20], str(info.get("additionalInfo", ""))[:1024]),
+            reasonCode=str(info.get("reasonCode"))[:20] if info.get("reasonCode") else None,
+            run=run.get("id"))
     return run
 
 
@@ -140,7 +157,7 @@ async def wait_run(call, args):
     deadline = time.monotonic() + limit
     seen = []
     while True:
-        run = await call.get("/api/runs/%d" % rid)
+        run = _dict(await call.get("/api/runs/%d" % rid))
         step = "%s %s/%s" % (run.get("status"), run.get("completed"), run.get("total"))
         if not seen or seen[-1] != step:
             seen.append(step)
@@ -150,30 +167,32 @@ async def wait_run(call, args):
 
 
 async def get_run(call, args):
-    return await call.get("/api/runs/%d" % _int(args, "run", 0, (1 << 31) - 1))
+    return _dict(await call.get("/api/runs/%d" % _int(args, "run", 0, (1 << 31) - 1)))
 
 
 async def list_runs(call, args):
     sid = _str(args, "station", required=False, n=48)
     if sid is not None:
-        return {"runs": await call.get("/api/stations/%s/runs" % _seg(sid))}
-    return {"runs": await call.get("/api/runs", active=1 if args.get("active") is True else None)}
+        return {"runs": _list(await call.get("/api/stations/%s/runs" % _seg(sid)))}
+    return {"runs": _list(await call.get("/api/runs",
+                                         active=1 if args.get("active") is True else None))}
 
 
 async def get_results(call, args):
-    return {"results": await call.get(
+    return {"results": _list(await call.get(
         "/api/results", station=_str(args, "station", required=False, n=48),
         test=_str(args, "testId", required=False, n=50),
         verdict=_str(args, "verdict", required=False, n=20),
         since=_str(args, "since", required=False, n=40),
-        limit=_int(args, "limit", 1, 1000, 100))}
+        limit=_int(args, "limit", 1, 1000, 100)))}
 
 
 async def cancel_run(call, args):
     body = {}
     if args.get("station") is not None:
         body["station"] = _str(args, "station", n=48)
-    return await call.post("/api/runs/%d/cancel" % _int(args, "run", 0, (1 << 31) - 1), body)
+    return _dict(await call.post("/api/runs/%d/cancel" % _int(args, "run", 0, (1 << 31) - 1),
+                                 body))
 
 
 async def start_fleet_run(call, args):
@@ -183,11 +202,11 @@ async def start_fleet_run(call, args):
         if not isinstance(st, list) or not all(isinstance(s, str) for s in st):
             raise ToolError("invalid", "stations: a list of station ids", field="stations")
         body["stations"] = st
-    return await call.post("/api/fleet/runs", body)
+    return _dict(await call.post("/api/fleet/runs", body))
 
 
 async def get_fleet_run(call, args):
-    return await call.get("/api/fleet/runs/%d" % _int(args, "fleet", 0, (1 << 31) - 1))
+    return _dict(await call.get("/api/fleet/runs/%d" % _int(args, "fleet", 0, (1 << 31) - 1)))
 
 
 # -- playbooks and incidents ------------------------------------------------
@@ -351,11 +370,15 @@ async def live_descriptors(call):
         if key in seen:
             continue
         seen.add(key)
+        if not isinstance(s.get("id"), str):
+            continue
         try:
-            cat = await call.get("/api/stations/%s/catalog" % _seg(s.get("id", "")))
+            cat = await call.get("/api/stations/%s/catalog" % _seg(s["id"]))
         except ConsoleError:
             continue
-        out.extend(d for d in cat.get("tests") or () if isinstance(d, dict))
+        tests = cat.get("tests") if isinstance(cat, dict) else None
+        if isinstance(tests, list):
+            out.extend(d for d in tests if isinstance(d, dict))
     return out
 
 

@@ -41,7 +41,7 @@ class Upstream:
                                    "message": "console not reachable at %s: %s" % (self.url, e)})
         try:
             data = r.json()
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, bad UTF-8, nested too deep
             data = None
         if r.status_code >= 400:
             err = data.get("error") if isinstance(data, dict) else None
