@@ -8,10 +8,13 @@ catalogs, role-aware tool lists, errors an agent can act on, and a JSONL journal
 every call.
 
     upstream.py  the console API, asynchronously (one token per call)
+    call.py      a call: who asks; checks of arguments and console replies
     schemas.py   catalog descriptors -> JSON Schemas of the tools' arguments
     tools.py     the tools: what each does, the role it needs, its handler
+    playbook.py  playbooks and incident records (playbooks/*.json: the data);
+                 playbook_tools.py their tools, watch.py runs them on console events
     audit.py     the JSONL journal of MCP calls
     server.py    the MCP server (lowlevel mcp.server.Server): list and call tools
     http_endpoint.py  streamable HTTP with a bearer token on the endpoint itself
-    cli.py       `mcpserver stdio|http`
+    cli.py       `mcpserver stdio|http|watch`
 """

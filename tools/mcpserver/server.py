@@ -16,6 +16,7 @@ import mcp_types as types
 from mcp.server import Server
 
 from . import tools as T
+from .call import Call, ToolError, may
 from .upstream import ConsoleError
 
 NAME = "ocpp-diagnostics"
@@ -69,7 +70,7 @@ class Diagnostics:
         token = self.token_of(ctx)
         if not token:
             raise ConsoleError(401, {"code": "unauthorized", "message": "no console token"})
-        return T.Call(self.up, token, await self.up.whoami(token), self.playbooks,
+        return Call(self.up, token, await self.up.whoami(token), self.playbooks,
                       self.incidents)
 
     async def list_tools(self, ctx, params):
@@ -80,7 +81,7 @@ class Diagnostics:
                              outcome="refused", error=error_body(e))
             raise _mcp_error(e)
         role = call.me["role"]
-        offered = [t for t in T.TOOLS if T.may(role, t.role) and (
+        offered = [t for t in T.TOOLS if may(role, t.role) and (
             self.incidents is not None or t.name not in T.PLAYBOOK_TOOLS)]
         try:
             descriptors = await T.live_descriptors(call) if any(
@@ -109,10 +110,10 @@ class Diagnostics:
             client, role = call.me["name"], call.me["role"]
             tool = T.BY_NAME.get(name)
             if tool is None:
-                raise T.ToolError("unknown-tool", "no tool %r" % name)
+                raise ToolError("unknown-tool", "no tool %r" % name)
             out = await tool.handler(call, args)
             outcome, err = "ok", None
-        except (ConsoleError, T.ToolError) as e:
+        except (ConsoleError, ToolError) as e:
             out, outcome, err = None, "error", error_body(e)
         except Exception as e:  # noqa: BLE001 -- e.g. a console reply of an unexpected shape
             LOG.exception("tool %s", name)

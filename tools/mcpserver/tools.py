@@ -8,82 +8,17 @@ server turns into a tool error the agent can read and act on.
 """
 import asyncio
 import time
-from urllib.parse import quote
 
 from . import schemas
+from .call import ToolError, array, integer, may, obj, seg, text
+from .playbook_tools import (get_incident, list_incidents, list_playbooks, open_incident,
+                             run_playbook)
 from .upstream import ConsoleError
 
-ROLES = ("read", "run", "run-intrusive", "admin")
 _POLL_S = 0.5
 _MAX_WAIT_S = 600
 # Catalogs read to build start_diagnostics' schema: stations of one model share one.
 _MAX_CATALOGS = 20
-
-
-class ToolError(Exception):
-    """A refusal decided here (bad arguments), shaped like the console's errors."""
-
-    def __init__(self, code, message, **details):
-        super().__init__(message)
-        self.error = dict(code=code, message=message, **details)
-
-
-class Call:
-    """One tool call: who asks (token, identity), the console to ask, and the
-    playbooks and incident records this server holds (None: not configured)."""
-
-    def __init__(self, upstream, token, identity, playbooks=None, incidents=None):
-        self.up, self.token, self.me = upstream, token, identity
-        self.playbooks, self.incidents = playbooks, incidents
-
-    async def get(self, path, **params):
-        return await self.up.get(self.token, path, **params)
-
-    async def post(self, path, body):
-        return await self.up.post(self.token, path, body)
-
-
-def may(role, needed):
-    return role in ROLES and ROLES.index(role) >= ROLES.index(needed)
-
-
-def _seg(sid):
-    return quote(sid, safe="")
-
-
-def _str(args, name, required=True, n=100):
-    v = args.get(name)
-    if v is None and not required:
-        return None
-    if not isinstance(v, str) or not 1 <= len(v) <= n:
-        raise ToolError("invalid", "%s: text of 1..%d characters" % (name, n), field=name)
-    return v
-
-
-def _int(args, name, lo, hi, default=None):
-    v = args.get(name, default)
-    if v is None and default is None and name not in args:
-        return None
-    if isinstance(v, float) and v.is_integer():
-        v = int(v)
-    if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
-        raise ToolError("invalid", "%s: an integer %d..%d" % (name, lo, hi), field=name)
-    return v
-
-
-def _dict(x):
-    """A console reply that must be an object (the console's replies are input too)."""
-    if not isinstance(x, dict):
-        raise ConsoleError(502, {"code": "bad-reply", "message": "console answered %s where "
-                                 "an object was expected" % type(x).__name__})
-    return x
-
-
-def _list(x):
-    if not isinstance(x, list):
-        raise ConsoleError(502, {"code": "bad-reply", "message": "console answered %s where "
-                                 "a list was expected" % type(x).__name__})
-    return x
 
 
 def run_finished(run):
@@ -99,20 +34,20 @@ async def whoami(call, args):
 
 
 async def list_stations(call, args):
-    return {"stations": _list(await call.get("/api/stations"))}
+    return {"stations": array(await call.get("/api/stations"))}
 
 
 async def get_station(call, args):
-    sid = _str(args, "station", n=48)
-    out = _dict(await call.get("/api/stations/" + _seg(sid)))
-    hist = await call.get("/api/stations/%s/health" % _seg(sid))
+    sid = text(args, "station", n=48)
+    out = obj(await call.get("/api/stations/" + seg(sid)))
+    hist = await call.get("/api/stations/%s/health" % seg(sid))
     out["healthHistory"] = hist[-20:] if isinstance(hist, list) else []
     return out
 
 
 async def get_catalog(call, args):
-    sid = _str(args, "station", n=48)
-    cat = _dict(await call.get("/api/stations/%s/catalog" % _seg(sid),
+    sid = text(args, "station", n=48)
+    cat = obj(await call.get("/api/stations/%s/catalog" % seg(sid),
                                refresh=1 if args.get("refresh") is True else None))
     tests = cat.get("tests") if isinstance(cat.get("tests"), list) else []
     cat["tests"] = [schemas.test_entry(d) for d in tests
@@ -134,8 +69,8 @@ def _tests_arg(args):
 
 
 async def start_diagnostics(call, args):
-    sid = _str(args, "station", n=48)
-    run = _dict(await call.post("/api/stations/%s/runs" % _seg(sid), {
+    sid = text(args, "station", n=48)
+    run = obj(await call.post("/api/stations/%s/runs" % seg(sid), {
         "tests": _tests_arg(args), "stopOnFailure": args.get("stopOnFailure") is True}))
     if run.get("status") in ("rejected", "unreachable"):
         # The station said no (or was not there): an error the agent sees, carrying
@@ -152,12 +87,12 @@ async def start_diagnostics(call, args):
 async def wait_run(call, args):
     """Poll the run until it has a verdict (or was refused) or the time is up; the
     statuses it went through on the way are listed for the agent."""
-    rid = _int(args, "run", 0, (1 << 31) - 1)
-    limit = _int(args, "timeoutS", 1, _MAX_WAIT_S, 60)
+    rid = integer(args, "run", 0, (1 << 31) - 1)
+    limit = integer(args, "timeoutS", 1, _MAX_WAIT_S, 60)
     deadline = time.monotonic() + limit
     seen = []
     while True:
-        run = _dict(await call.get("/api/runs/%d" % rid))
+        run = obj(await call.get("/api/runs/%d" % rid))
         step = "%s %s/%s" % (run.get("status"), run.get("completed"), run.get("total"))
         if not seen or seen[-1] != step:
             seen.append(step)
@@ -167,31 +102,31 @@ async def wait_run(call, args):
 
 
 async def get_run(call, args):
-    return _dict(await call.get("/api/runs/%d" % _int(args, "run", 0, (1 << 31) - 1)))
+    return obj(await call.get("/api/runs/%d" % integer(args, "run", 0, (1 << 31) - 1)))
 
 
 async def list_runs(call, args):
-    sid = _str(args, "station", required=False, n=48)
+    sid = text(args, "station", required=False, n=48)
     if sid is not None:
-        return {"runs": _list(await call.get("/api/stations/%s/runs" % _seg(sid)))}
-    return {"runs": _list(await call.get("/api/runs",
+        return {"runs": array(await call.get("/api/stations/%s/runs" % seg(sid)))}
+    return {"runs": array(await call.get("/api/runs",
                                          active=1 if args.get("active") is True else None))}
 
 
 async def get_results(call, args):
-    return {"results": _list(await call.get(
-        "/api/results", station=_str(args, "station", required=False, n=48),
-        test=_str(args, "testId", required=False, n=50),
-        verdict=_str(args, "verdict", required=False, n=20),
-        since=_str(args, "since", required=False, n=40),
-        limit=_int(args, "limit", 1, 1000, 100)))}
+    return {"results": array(await call.get(
+        "/api/results", station=text(args, "station", required=False, n=48),
+        test=text(args, "testId", required=False, n=50),
+        verdict=text(args, "verdict", required=False, n=20),
+        since=text(args, "since", required=False, n=40),
+        limit=integer(args, "limit", 1, 1000, 100)))}
 
 
 async def cancel_run(call, args):
     body = {}
     if args.get("station") is not None:
-        body["station"] = _str(args, "station", n=48)
-    return _dict(await call.post("/api/runs/%d/cancel" % _int(args, "run", 0, (1 << 31) - 1),
+        body["station"] = text(args, "station", n=48)
+    return obj(await call.post("/api/runs/%d/cancel" % integer(args, "run", 0, (1 << 31) - 1),
                                  body))
 
 
@@ -202,70 +137,11 @@ async def start_fleet_run(call, args):
         if not isinstance(st, list) or not all(isinstance(s, str) for s in st):
             raise ToolError("invalid", "stations: a list of station ids", field="stations")
         body["stations"] = st
-    return _dict(await call.post("/api/fleet/runs", body))
+    return obj(await call.post("/api/fleet/runs", body))
 
 
 async def get_fleet_run(call, args):
-    return _dict(await call.get("/api/fleet/runs/%d" % _int(args, "fleet", 0, (1 << 31) - 1)))
-
-
-# -- playbooks and incidents ------------------------------------------------
-
-def _books(call):
-    if call.playbooks is None or call.incidents is None:
-        raise ToolError("not-configured", "this MCP server runs no playbooks (--incident-dir)")
-    return call.playbooks, call.incidents
-
-
-async def list_playbooks(call, args):
-    books, _ = _books(call)
-    return {"playbooks": list(books.values())}
-
-
-async def run_playbook(call, args):
-    from . import playbook
-    books, incidents = _books(call)
-    if not may(call.me["role"], "run"):  # the incident record is ours to guard
-        raise ToolError("forbidden", "running a playbook needs role 'run'", role="run")
-    name = _str(args, "playbook", n=48)
-    if name not in books:
-        raise ToolError("notfound", "no playbook %r" % name, playbook=name)
-    sid = _str(args, "station", n=48)
-    reason = _str(args, "reason", required=False, n=500)
-    try:
-        return await playbook.run(books[name], sid, {"kind": "agent", "by": call.me["name"],
-                                                     "reason": reason}, call, incidents,
-                                  call.me["name"])
-    except playbook.PlaybookError as e:
-        raise ToolError(**e.error)
-
-
-async def open_incident(call, args):
-    _, incidents = _books(call)
-    if not may(call.me["role"], "run"):
-        raise ToolError("forbidden", "opening an incident needs role 'run'", role="run")
-    sid = _str(args, "station", n=48)
-    await call.get("/api/stations/" + _seg(sid))  # it exists, and this token may see it
-    return incidents.open_manual(call.me["name"], sid, _str(args, "summary", n=1000))
-
-
-async def list_incidents(call, args):
-    _, incidents = _books(call)
-    out = incidents.list(_str(args, "station", required=False, n=48),
-                         _str(args, "playbook", required=False, n=48),
-                         limit=_int(args, "limit", 1, 500, 50))
-    return {"incidents": [{k: i.get(k) for k in ("id", "playbook", "station", "outcome",
-                                                  "openedAt", "closedAt", "requestedBy")}
-                          for i in out]}
-
-
-async def get_incident(call, args):
-    from . import playbook
-    _, incidents = _books(call)
-    try:
-        return incidents.get(_str(args, "incident", n=40))
-    except playbook.PlaybookError as e:
-        raise ToolError(**e.error)
+    return obj(await call.get("/api/fleet/runs/%d" % integer(args, "fleet", 0, (1 << 31) - 1)))
 
 
 # -- the table --------------------------------------------------------------
@@ -373,7 +249,7 @@ async def live_descriptors(call):
         if not isinstance(s.get("id"), str):
             continue
         try:
-            cat = await call.get("/api/stations/%s/catalog" % _seg(s["id"]))
+            cat = await call.get("/api/stations/%s/catalog" % seg(s["id"]))
         except ConsoleError:
             continue
         tests = cat.get("tests") if isinstance(cat, dict) else None

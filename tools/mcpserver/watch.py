@@ -14,7 +14,7 @@ import logging
 import httpx
 
 from . import playbook
-from .tools import Call
+from .call import Call
 from .upstream import ConsoleError
 
 LOG = logging.getLogger("mcpserver.watch")
