@@ -78,11 +78,12 @@ async def http_client(url, token):
 
 
 @contextlib.asynccontextmanager
-async def stdio_client(console_url, token, audit_path):
+async def stdio_client(console_url, token, audit_path, **env_extra):
     from mcp import Client, StdioServerParameters
     env = dict(os.environ, CONSOLE_URL=console_url, CONSOLE_TOKEN=token,
                MCP_AUDIT_LOG=audit_path,
-               MCP_INCIDENT_DIR=os.path.join(os.path.dirname(audit_path), "incidents"))
+               MCP_INCIDENT_DIR=os.path.join(os.path.dirname(audit_path), "incidents"),
+               **env_extra)
     params = StdioServerParameters(command=MCPSERVER[0], args=MCPSERVER[1:] + ["stdio"], env=env)
     async with Client(params) as client:
         yield client

@@ -8,7 +8,8 @@ import os
 import subprocess
 
 from console_peer import console, station_agent, wait_until  # noqa: F401  (fixtures)
-from mcp_peer import MCPSERVER, McpProc, http_client, mcp_http, run, tool_json  # noqa: F401
+from mcp_peer import (MCPSERVER, McpProc, http_client, mcp_http, run,  # noqa: F401
+                      stdio_client, tool_json)
 from meter_peer import meter, pty_pair  # noqa: F401
 
 RUNNER = "playbook-runner ⚙"  # the watcher's token name: requestor of the playbook's runs
@@ -16,9 +17,10 @@ AGENT = "mcp:claude-ops Zoë"
 
 
 def test_meter_fault_playbook_from_a_failed_test_to_its_incident(console, station_agent,
-                                                                  mcp_http, pty_pair, meter):
+                                                                  mcp_http, pty_pair, meter,
+                                                                  tmp_path):
     agent_end, meter_end = pty_pair
-    meter(serial=meter_end, value=412.5)  # answers, but not a plausible 230 V line voltage
+    bad = meter(serial=meter_end, value=412.5)  # answers, but not a plausible 230 V
     console.add_station("CS-M")
     station_agent(console, "CS-M", meter={"device": agent_end})
     console.wait_station("CS-M")
@@ -26,9 +28,41 @@ def test_meter_fault_playbook_from_a_failed_test_to_its_incident(console, statio
                       console.token(RUNNER, "run"), name="watch")
     try:
         _meter_fault(console, mcp_http, watcher)
+        # The meter recovers: a playbook run now stops at its first step as transient.
+        bad.terminate()
+        bad.wait(10)
+        meter(serial=meter_end, value=230.1)
+        _transient(console, tmp_path)
     finally:
         rc = watcher.stop()
     assert rc == 0 and "Traceback" not in watcher.log(), watcher.log()
+
+
+def _transient(console, tmp_path):
+    """An agent runs a playbook from --playbook-dir (no per-station limit) over stdio."""
+    books = tmp_path / "books"
+    books.mkdir()
+    with open(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools",
+                           "mcpserver", "playbooks", "meter-fault.json"), encoding="utf-8") as f:
+        pb = json.load(f)
+    pb.update(name="meter-probe", rateLimit={"perStationS": 0, "fleetPerHour": 5})
+    (books / "meter-probe.json").write_text(json.dumps(pb, ensure_ascii=False), encoding="utf-8")
+    who = "mcp:sonde-ø"
+    token = console.token(who, "run")
+    env = {"MCP_PLAYBOOK_DIR": str(books)}
+
+    async def session():
+        async with stdio_client(console.api_url, token, str(tmp_path / "stdio.jsonl"),
+                                **env) as c:
+            return tool_json(await c.call_tool("run_playbook", {
+                "playbook": "meter-probe", "station": "CS-M", "reason": "Zähler wieder da?"}))
+
+    err, inc = run(session())
+    assert err is False, inc
+    assert inc["outcome"] == "transient" and [s["name"] for s in inc["steps"]] == ["confirm"]
+    assert inc["steps"][0]["verdict"] == "Passed" and inc["requestedBy"] == who
+    assert inc["trigger"] == {"kind": "agent", "by": who, "reason": "Zähler wieder da?"}
+    assert inc["steps"][0]["results"][0]["result"]["requestor"] == who
 
 
 def _meter_fault(console, mcp_http, watcher):
