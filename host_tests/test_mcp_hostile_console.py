@@ -13,6 +13,7 @@ from mcp_peer import run, stdio_client, tool_json
 CATALOG = {"station": "CS-X", "tests": [
     1, "junk", {"testId": 7},
     {"testId": "t1", "description": ["not", "text"], "constraints": "no",
+     "expectedDurationS": 12,
      "parameter": [{"name": "p", "dataType": "integer", "minValue": "zero", "maxValue": 5,
                     "allowedValues": "abc", "unit": 42},
                    "junk", {"dataType": "integer"},
@@ -85,6 +86,7 @@ def test_odd_console_replies_become_tool_errors_and_the_server_keeps_serving(fak
 
     tools, out = run(session())
     (variant,) = tools["start_diagnostics"].input_schema["properties"]["tests"]["items"]["oneOf"]
+    assert variant["x-expectedDurationS"] == 12  # planning fields a catalog has: passed on
     params = variant["properties"]["parameters"]
     assert params["properties"]["p"] == {"type": "integer", "maximum": 5}
     assert params["properties"]["q"]["enum"] == ["ä", "ö"] and "required" not in params

@@ -149,6 +149,21 @@ def _meter_fault(console, mcp_http, watcher):
     assert opened[0] and opened[1]["error"]["role"] == "run"
     assert len(_incidents(mcp_http)) == 1
 
+    # An agent records an incident without running anything; no limit applies to that.
+    async def note():
+        async with http_client(mcp_http.url, agent) as c:
+            opened = tool_json(await c.call_tool("open_incident", {
+                "station": "CS-M", "summary": "Zähler zeigt 412,5 V – Spannungswandler prüfen"}))
+            missing = tool_json(await c.call_tool("open_incident", {
+                "station": "CS-NIRGENDS", "summary": "x"}))
+            return opened, missing, tool_json(await c.call_tool("list_incidents", {}))
+    opened, missing, listed = run(note())
+    assert opened[0] is False and opened[1]["outcome"] == "open"
+    assert opened[1]["requestedBy"] == AGENT and opened[1]["trigger"]["summary"].startswith("Zähler")
+    assert missing[0] is True and missing[1]["error"]["httpStatus"] == 404
+    assert [i["id"] for i in listed[1]["incidents"]][0] == opened[1]["id"]
+    assert len(listed[1]["incidents"]) == 2
+
 
 def _incidents(proc):
     d = proc.incident_dir
