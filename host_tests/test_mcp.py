@@ -60,14 +60,19 @@ def test_catalog_schema_run_verdict_and_evidence_over_http(console, mcp_http):
                 "station": "CS001",
                 "tests": [{"testId": "memory", "parameters": {"minFreeBytes": 5000}}]}))
             assert not err3, started
+            progress = []
+
+            async def on_progress(done, total, message):
+                progress.append((done, message))
             err4, waited = tool_json(await c.call_tool("wait_run", {"run": started["id"],
-                                                                    "timeoutS": 120}))
+                                                                    "timeoutS": 120},
+                                                       progress_callback=on_progress))
             err5, got = tool_json(await c.call_tool("get_run", {"run": started["id"]}))
             err6, stations = tool_json(await c.call_tool("list_stations", {}))
             return listed, (err, me), (err2, cat), started, (err4, waited), (err5, got), \
-                (err6, stations)
+                (err6, stations), progress
 
-    listed, me, cat, started, waited, got, stations = run(session())
+    listed, me, cat, started, waited, got, stations, progress = run(session())
 
     # The role "run" sees what it may use; the fleet tool (run-intrusive) is not offered.
     assert {"list_stations", "get_catalog", "start_diagnostics", "wait_run", "get_run",
@@ -102,6 +107,10 @@ def test_catalog_schema_run_verdict_and_evidence_over_http(console, mcp_http):
     err, waited = waited
     assert not err and waited["finished"] is True and waited["statuses"]
     assert waited["run"]["verdict"] == "Passed" and waited["run"]["status"] == "done"
+    # Progress notifications followed the statuses (MCP progress, as the client asked).
+    assert [m for _, m in progress] == ["run %d: %s" % (started["id"], s)
+                                        for s in waited["statuses"]]
+    assert [n for n, _ in progress] == list(range(1, len(progress) + 1))
 
     err, got = got
     assert not err and got["requestor"] == AGENT

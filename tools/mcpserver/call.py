@@ -23,6 +23,14 @@ class Call:
     def __init__(self, upstream, token, identity, playbooks=None, incidents=None):
         self.up, self.token, self.me = upstream, token, identity
         self.playbooks, self.incidents = playbooks, incidents
+        self.report = None  # async (progress, total, message): MCP progress, if asked for
+
+    async def progress(self, progress, total=None, message=None):
+        if self.report is not None:
+            try:
+                await self.report(progress, total, message)
+            except Exception:  # noqa: BLE001 -- progress is a courtesy; the result is not
+                self.report = None
 
     async def get(self, path, **params):
         return await self.up.get(self.token, path, **params)

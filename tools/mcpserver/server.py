@@ -108,6 +108,9 @@ class Diagnostics:
         try:
             call = await self._who(ctx)
             client, role = call.me["name"], call.me["role"]
+            session = getattr(ctx, "session", None)
+            if session is not None:
+                call.report = session.report_progress  # a no-op unless the client asked
             tool = T.BY_NAME.get(name)
             if tool is None:
                 raise ToolError("unknown-tool", "no tool %r" % name)

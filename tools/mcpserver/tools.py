@@ -96,6 +96,7 @@ async def wait_run(call, args):
         step = "%s %s/%s" % (run.get("status"), run.get("completed"), run.get("total"))
         if not seen or seen[-1] != step:
             seen.append(step)
+            await call.progress(len(seen), None, "run %d: %s" % (rid, step))
         if run_finished(run) or time.monotonic() >= deadline:
             return {"finished": run_finished(run), "statuses": seen, "run": run}
         await asyncio.sleep(_POLL_S)
