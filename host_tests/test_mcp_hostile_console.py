@@ -41,6 +41,8 @@ class _Fake(BaseHTTPRequestHandler):
             self.rfile.read(n)
         status, body = REPLIES.get((self.command, self.path.split("?")[0]),
                                    (404, {"error": {"code": "notfound", "message": "nö"}}))
+        if self.headers.get("authorization") == "Bearer cdt_revoked":
+            status, body = 401, {"error": {"code": "unauthorized", "message": "unknown token"}}
         if not isinstance(body, bytes):
             body = json.dumps(body, ensure_ascii=False).encode()
         self.send_response(status)
@@ -103,3 +105,21 @@ def test_odd_console_replies_become_tool_errors_and_the_server_keeps_serving(fak
     assert body["error"]["reasonCode"] == "X" * 20 and len(body["error"]["message"]) < 1200
     assert out["whoami"] == (False, {"name": "mcp:Ünsinn", "role": "run-intrusive",
                                      "tools": out["whoami"][1]["tools"]})
+
+
+def test_stdio_server_refuses_to_start_with_a_token_the_console_does_not_know(fake_console,
+                                                                              tmp_path):
+    import subprocess
+    from mcp_peer import MCPSERVER
+    p = subprocess.run(MCPSERVER + ["stdio", "--url", fake_console, "--token", "cdt_revoked",
+                                    "--audit-log", str(tmp_path / "a.jsonl"),
+                                    "--incident-dir", str(tmp_path / "inc")],
+                       capture_output=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert p.returncode == 3 and "unknown token" in p.stderr.decode()
+    p = subprocess.run(MCPSERVER + ["stdio", "--url", fake_console,
+                                    "--audit-log", str(tmp_path / "a.jsonl"),
+                                    "--incident-dir", str(tmp_path / "inc")],
+                       capture_output=True, timeout=60, stdin=subprocess.DEVNULL,
+                       env={k: v for k, v in __import__("os").environ.items()
+                            if not k.startswith("CONSOLE_TOKEN")})
+    assert p.returncode == 2 and "token is needed" in p.stderr.decode()
