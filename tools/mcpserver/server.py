@@ -20,6 +20,7 @@ from .call import Call, ToolError, may
 from .upstream import ConsoleError
 
 NAME = "ocpp-diagnostics"
+_MAY_INTERRUPT = ("start_diagnostics", "start_fleet_run", "run_playbook")
 LOG = logging.getLogger("mcpserver")
 
 
@@ -94,8 +95,9 @@ class Diagnostics:
             out.append(types.Tool(
                 name=t.name, description=t.description,
                 input_schema=await T.input_schema(t, call, descriptors),
-                annotations=types.ToolAnnotations(read_only_hint=t.read_only,
-                                                  destructive_hint=False),
+                # Starting tests may interrupt charging (intrusive ones): not harmless.
+                annotations=types.ToolAnnotations(
+                    read_only_hint=t.read_only, destructive_hint=t.name in _MAY_INTERRUPT),
                 _meta={"x-requiredRole": t.role}))
         self.audit.write(transport=self.transport, client=call.me["name"], role=role,
                          method="tools/list", outcome="ok", tools=len(out))
@@ -114,7 +116,15 @@ class Diagnostics:
             tool = T.BY_NAME.get(name)
             if tool is None:
                 raise ToolError("unknown-tool", "no tool %r" % name)
-            out = await tool.handler(call, args)
+            try:
+                out = await tool.handler(call, args)
+            except BaseException as e:  # cancelled by the client: journaled, then let go
+                if not isinstance(e, Exception):
+                    self.audit.write(transport=self.transport, client=client, role=role,
+                                     method="tools/call", tool=name, arguments=args,
+                                     outcome="cancelled",
+                                     durationMs=int((time.monotonic() - t0) * 1000))
+                raise
             outcome, err = "ok", None
         except (ConsoleError, ToolError) as e:
             out, outcome, err = None, "error", error_body(e)
