@@ -361,3 +361,30 @@ def test_intrusive_test_marked_and_refused_below_its_role_station_reason_passed(
             ("memory", "mcp:läufer"), ("contactor", "mcp:eingriff"), ("memory", "mcp:eingriff")]
     finally:
         st.close()
+
+
+def test_fleet_run_with_the_higher_role_to_its_summary(console, mcp_http):
+    ops = console.token("mcp:flotte-ø", "run-intrusive")
+
+    async def session():
+        async with http_client(mcp_http.url, ops) as c:
+            started = tool_json(await c.call_tool("start_fleet_run", {
+                "stations": ["CS001"], "tests": [{"testId": "health", "parameters": {
+                    "maxLoopLagMs": 10000, "minFreeHeap": 0, "minFreeFlash": 0}}]}))
+            assert started[0] is False, started
+            (r,) = started[1]["runs"]
+            waited = tool_json(await c.call_tool("wait_run", {"run": r["id"], "timeoutS": 120}))
+            fleet = tool_json(await c.call_tool("get_fleet_run", {"fleet": started[1]["id"]}))
+            unknown = tool_json(await c.call_tool("start_fleet_run", {
+                "stations": ["CS-GIBT-ES-NICHT"], "tests": [{"testId": "health"}]}))
+            return started[1], waited[1], fleet, unknown
+
+    started, waited, fleet, unknown = run(session())
+    assert started["requestor"] == "mcp:flotte-ø"
+    assert waited["run"]["verdict"] == "Passed" and waited["run"]["fleet"] == started["id"]
+    assert waited["run"]["results"][0]["result"]["requestor"] == "mcp:flotte-ø"
+    assert fleet[0] is False and fleet[1]["done"] and fleet[1]["summary"]["Passed"] == 1
+    assert unknown[0] is True and unknown[1]["error"]["httpStatus"] == 404
+    (line,) = [l for l in mcp_http.audit() if l.get("client") == "mcp:flotte-ø"
+               and l.get("tool") == "start_fleet_run" and l["outcome"] == "ok"]
+    assert line["fleet"] == started["id"]
