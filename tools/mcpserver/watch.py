@@ -11,8 +11,6 @@ import asyncio
 import json
 import logging
 
-import httpx
-
 from . import playbook
 from .call import Call
 from .upstream import ConsoleError
@@ -29,15 +27,26 @@ class Watcher:
         self.own_runs = set()
         self.tasks = set()
         self.me = None
+        # Last event id handled, kept across a lost stream: the next one replays from
+        # there (nothing missed, nothing handled twice).  None: start from "now".
+        self.after = None
 
     async def run(self, stop):
         self.me = await self.up.whoami(self.token)
-        after = None
         while not stop.is_set():
+            # The stream may sit idle (keep-alives every 15 s): a stop must not wait for it.
+            follow = asyncio.ensure_future(self._follow(stop))
+            stopper = asyncio.ensure_future(stop.wait())
+            await asyncio.wait([follow, stopper], return_when=asyncio.FIRST_COMPLETED)
+            stopper.cancel()
+            follow.cancel()
             try:
-                after = await self._follow(after, stop)
-            except (httpx.HTTPError, ConsoleError, ValueError) as e:
-                LOG.warning("event stream: %s; again in %.0f s", e, _RETRY_S)
+                await follow
+            except asyncio.CancelledError:
+                pass
+            except Exception as e:  # noqa: BLE001 -- lost, refused or garbled: follow again
+                LOG.warning("event stream: %s: %s; again in %.0f s", type(e).__name__, e,
+                            _RETRY_S)
             try:
                 await asyncio.wait_for(stop.wait(), _RETRY_S)
             except asyncio.TimeoutError:
@@ -46,10 +55,10 @@ class Watcher:
             t.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
 
-    async def _follow(self, after, stop):
+    async def _follow(self, stop):
         params = {"follow": 1}
-        if after is not None:
-            params["after"] = after
+        if self.after is not None:
+            params["after"] = self.after
         async with self.up.http.stream("GET", "/api/events", params=params, timeout=None,
                                        headers={"Authorization": "Bearer " + self.token,
                                                 "Accept": "text/event-stream"}) as r:
@@ -62,12 +71,15 @@ class Watcher:
                 if not line.startswith("data: "):
                     continue
                 ev = json.loads(line[6:])
+                if not isinstance(ev, dict):
+                    continue
                 if ev.get("kind") == "stream.open" and self.on_open:
                     self.on_open()
                 if isinstance(ev.get("id"), int):
-                    after = ev["id"]
+                    if self.after is not None and ev["id"] <= self.after:
+                        continue
+                    self.after = ev["id"]
                 self.consider(ev)
-        return after
 
     def consider(self, ev):
         sid = ev.get("station")
