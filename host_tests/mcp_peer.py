@@ -19,7 +19,7 @@ class McpProc:
     """`mcpserver http` (ready when its endpoint listens) or `mcpserver watch TOKEN`;
     its journal and incident records in `workdir`."""
 
-    def __init__(self, workdir, console_url, kind="http", token=None, name="mcp"):
+    def __init__(self, workdir, console_url, kind="http", token=None, name="mcp", extra=()):
         self.workdir = workdir
         self.ready = os.path.join(workdir, name + "-ready.json")
         self.audit_path = os.path.join(workdir, name + "-audit.jsonl")
@@ -27,7 +27,7 @@ class McpProc:
         self.log_path = os.path.join(workdir, name + ".log")
         self._log = open(self.log_path, "ab")
         cmd = MCPSERVER + [kind, "--url", console_url, "--audit-log", self.audit_path,
-                           "--incident-dir", self.incident_dir]
+                           "--incident-dir", self.incident_dir] + list(extra)
         env = dict(os.environ)
         cmd += ["--ready-file", self.ready]
         if kind == "http":

@@ -193,3 +193,81 @@ def test_a_playbook_that_breaks_its_schema_is_refused_at_start(tmp_path):
     assert p.returncode == 2
     err = p.stderr.decode()
     assert "kaputt.json" in err and "steps/0/tests" in err
+
+
+METER = {"testId": "meter", "testType": "SelfTest", "version": "1.0",
+         "description": "Energy meter", "constraints": {"intrusive": False, "timeout": 10,
+                                                       "minInterval": 0, "needsNetwork": False},
+         "expectedOutcome": {"verdicts": ["Passed", "Failed"]}}
+
+
+def _failed_result(run_id, result_id):
+    import hashlib
+    r = {"resultId": result_id, "requestId": run_id, "testId": "meter", "testType": "SelfTest",
+         "requestor": "ops", "trigger": "OnDemand", "startTime": "2026-01-01T00:00:00Z",
+         "endTime": "2026-01-01T00:00:01Z", "verdict": "Failed",
+         "evidence": "Zähler stumm"}
+    text = json.dumps(r, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    r["checksum"] = hashlib.sha256(text.encode()).hexdigest()
+    return r
+
+
+def test_watcher_follows_again_after_the_console_restarts(console, tmp_path):
+    """A scripted station (answers runs, reports what the test tells it): the watcher
+    loses its stream when the console restarts, follows again, and a failure reported
+    after the restart still opens an incident."""
+    from console_peer import ScriptedStation
+    books = tmp_path / "books"
+    books.mkdir()
+    (books / "meter-kurz.json").write_text(json.dumps({
+        "name": "meter-kurz", "version": "1", "description": "ein Schritt, kurze Geduld",
+        "trigger": [{"kind": "testFailed", "testId": "meter"}],
+        "steps": [{"name": "nochmal", "tests": [{"testId": "meter"}], "timeoutS": 1}],
+        "rateLimit": {"perStationS": 0, "fleetPerHour": 10}, "collect": ["results"],
+        "outcomeIfCompleted": "bestätigt"}, ensure_ascii=False), encoding="utf-8")
+    watcher = McpProc(str(tmp_path), console.api_url, "watch",
+                      console.token("playbook-runner", "run"), name="watch",
+                      extra=["--playbook-dir", str(books)])
+    console.add_station("CS-S")
+
+    def station():
+        st = ScriptedStation(console.url, "CS-S")
+
+        def catalog(req):
+            st._loop.create_task(st._call("NotifyDiagnosticsCatalog", {
+                "requestId": req["requestId"], "generatedAt": "2026-01-01T00:00:00Z",
+                "seqNo": 0, "test": [METER]}))
+            return {"status": "Accepted"}
+        st.answers.update(GetDiagnosticsCatalog=catalog, StartDiagnostics={"status": "Accepted"})
+        assert st.connect() is None
+        console.wait_station("CS-S")
+        return st
+
+    st = station()
+    try:
+        console.stop()
+        st.close()
+        console.start()
+        st = station()
+        run_id = console.ok("POST", "/api/stations/CS-S/runs",
+                            json_body={"tests": [{"testId": "meter"}]})["id"]
+        assert st.call("NotifyDiagnosticsResult", {"result": _failed_result(run_id, 1)})[0] == 3
+
+        def short():
+            return [i for i in _incidents(watcher) if i["playbook"] == "meter-kurz"
+                    and i["outcome"] != "running"]
+        wait_until(short, 60, lambda: watcher.log() + str(watcher.audit()))
+        (inc,) = short()
+        assert inc["trigger"]["event"]["run"] == run_id
+        # The station never reports the playbook's own run: the step ends at its timeout.
+        assert inc["outcome"] == "aborted" and inc["steps"][0]["verdict"] is None
+        assert inc["steps"][0]["status"] == "accepted"
+    finally:
+        st.close()
+        rc = watcher.stop()
+    assert rc == 0 and "Traceback" not in watcher.log(), watcher.log()
+    # The shipped meter-fault playbook matched the same failure; its first step was still
+    # waiting (the station never answers) when the watcher stopped: recorded as such.
+    (full,) = [i for i in _incidents(watcher) if i["playbook"] == "meter-fault"]
+    assert full["trigger"]["event"]["run"] == run_id
+    assert full["outcome"] == "interrupted" and full["closedAt"]
