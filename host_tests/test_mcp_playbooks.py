@@ -1,0 +1,273 @@
+"""Playbooks end to end: a live agent (MicroPython unix port) whose energy meter (a
+pymodbus peer on a pty pair) answers an implausible value; the meter test fails, the
+`mcpserver watch` process sees the result on the console's event stream, runs the
+meter-fault playbook within its rate limits, and the incident record (trigger, steps
+with runs, results and evidence, timing, outcome) is read back through MCP tools."""
+import json
+import os
+import subprocess
+
+from console_peer import console, station_agent, wait_until  # noqa: F401  (fixtures)
+from mcp_peer import (MCPSERVER, McpProc, http_client, mcp_http, run,  # noqa: F401
+                      stdio_client, tool_json)
+from meter_peer import meter, pty_pair  # noqa: F401
+
+RUNNER = "playbook-runner ⚙"  # the watcher's token name: requestor of the playbook's runs
+AGENT = "mcp:claude-ops Zoë"
+
+
+def test_meter_fault_playbook_from_a_failed_test_to_its_incident(console, station_agent,
+                                                                  mcp_http, pty_pair, meter,
+                                                                  tmp_path):
+    agent_end, meter_end = pty_pair
+    bad = meter(serial=meter_end, value=412.5)  # answers, but not a plausible 230 V
+    console.add_station("CS-M")
+    station_agent(console, "CS-M", meter={"device": agent_end})
+    console.wait_station("CS-M")
+    watcher = McpProc(mcp_http.workdir, console.api_url, "watch",
+                      console.token(RUNNER, "run"), name="watch")
+    try:
+        _meter_fault(console, mcp_http, watcher)
+        # The meter recovers: a playbook run now stops at its first step as transient.
+        bad.terminate()
+        bad.wait(10)
+        meter(serial=meter_end, value=230.1)
+        _transient(console, tmp_path)
+    finally:
+        rc = watcher.stop()
+    assert rc == 0 and "Traceback" not in watcher.log(), watcher.log()
+
+
+def _transient(console, tmp_path):
+    """An agent runs a playbook from --playbook-dir (no per-station limit) over stdio."""
+    books = tmp_path / "books"
+    books.mkdir()
+    with open(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools",
+                           "mcpserver", "playbooks", "meter-fault.json"), encoding="utf-8") as f:
+        pb = json.load(f)
+    pb.update(name="meter-probe", rateLimit={"perStationS": 0, "fleetPerHour": 5})
+    (books / "meter-probe.json").write_text(json.dumps(pb, ensure_ascii=False), encoding="utf-8")
+    who = "mcp:sonde-ø"
+    token = console.token(who, "run")
+    env = {"MCP_PLAYBOOK_DIR": str(books)}
+
+    async def session():
+        async with stdio_client(console.api_url, token, str(tmp_path / "stdio.jsonl"),
+                                **env) as c:
+            return tool_json(await c.call_tool("run_playbook", {
+                "playbook": "meter-probe", "station": "CS-M", "reason": "Zähler wieder da?"}))
+
+    err, inc = run(session())
+    assert err is False, inc
+    assert inc["outcome"] == "transient" and [s["name"] for s in inc["steps"]] == ["confirm"]
+    assert inc["steps"][0]["verdict"] == "Passed" and inc["requestedBy"] == who
+    assert inc["trigger"] == {"kind": "agent", "by": who, "reason": "Zähler wieder da?"}
+    assert inc["steps"][0]["results"][0]["result"]["requestor"] == who
+
+
+def _meter_fault(console, mcp_http, watcher):
+    ops = console.token("ops", "run")
+    agent = console.token(AGENT, "run")
+    reader = console.token("mcp:nur-lesen", "read")
+
+    first = console.ok("POST", "/api/stations/CS-M/runs", token=ops,
+                       json_body={"tests": [{"testId": "meter"}]})
+    done = console.wait_run(first["id"], lambda r: r["verdict"] is not None, timeout=120)
+    assert done["verdict"] == "Failed"
+    assert done["results"][0]["result"]["statusInfo"]["reasonCode"] == "OutOfRange"
+
+    def closed_incident():
+        incs = _incidents(mcp_http)
+        return incs and all(i["outcome"] not in ("running",) for i in incs)
+    wait_until(closed_incident, 240, lambda: "incident: %s\n%s" % (_incidents(mcp_http),
+                                                                   watcher.log()))
+    (inc,) = _incidents(mcp_http)
+
+    async def read(token):
+        async with http_client(mcp_http.url, token) as c:
+            listed = tool_json(await c.call_tool("list_incidents", {"station": "CS-M"}))
+            got = tool_json(await c.call_tool("get_incident", {"incident": inc["id"]}))
+            books = tool_json(await c.call_tool("list_playbooks", {}))
+            again = tool_json(await c.call_tool("run_playbook", {
+                "playbook": "meter-fault", "station": "CS-M", "reason": "noch einmal prüfen"}))
+            return listed, got, books, again
+
+    listed, got, books, again = run(read(agent))
+    assert listed[0] is False and [i["id"] for i in listed[1]["incidents"]] == [inc["id"]]
+    assert got[0] is False
+    inc = got[1]
+    assert inc["playbook"] == "meter-fault" and inc["station"] == "CS-M"
+    assert inc["requestedBy"] == RUNNER
+    assert inc["trigger"]["kind"] == "testFailed" and inc["trigger"]["event"]["run"] == first["id"]
+    assert inc["outcome"] == "meter-fault-confirmed"
+    assert [s["name"] for s in inc["steps"]] == ["confirm", "patient-read", "station-health"]
+    assert [s["verdict"] for s in inc["steps"]] == ["Failed", "Failed", "Failed"]
+    confirm, patient, health = inc["steps"]
+    ev = confirm["results"][0]["result"]
+    assert "value 412.5 V outside 180..260 V" in ev["evidence"]  # the evidence travels
+    assert ev["requestor"] == RUNNER and confirm["results"][0]["checksumVerified"] is True
+    params = {p["name"]: p["value"] for p in patient["results"][0]["result"]["parameter"]}
+    assert params["timeoutMs"] == 2000 and params["retries"] == 3
+    h = health["results"][0]["result"]  # the station itself names the meter as the cause
+    assert h["testId"] == "health" and h["healthStatus"] == "Degraded"
+    assert "self tests last failed: meter" in h["evidence"]
+    assert all(s["durationS"] >= 0 and s["startedAt"] for s in inc["steps"])
+    assert inc["closedAt"] and inc["durationS"] >= 0 and inc["stationHealth"]
+    assert inc["stationState"]["id"] == "CS-M"
+    # The console records the playbook's runs with the runner as requestor.
+    assert console.ok("GET", "/api/runs/%d" % confirm["run"])["requestor"] == RUNNER
+
+    assert books[0] is False and [b["name"] for b in books[1]["playbooks"]] == ["meter-fault"]
+    # Rate limit: the meter-fault playbook ran on CS-M within the hour.
+    assert again[0] is True and again[1]["error"]["code"] == "rate-limited"
+
+    # A second failure within the hour opens no second incident: the watcher says why.
+    second = console.ok("POST", "/api/stations/CS-M/runs", token=ops,
+                        json_body={"tests": [{"testId": "meter"}]})
+    console.wait_run(second["id"], lambda r: r["verdict"] is not None, timeout=120)
+
+    def refused():
+        return [l for l in watcher.audit() if l.get("event") and l["outcome"] == "refused"]
+    wait_until(refused, 60, lambda: watcher.audit())
+    assert refused()[-1]["error"]["code"] == "rate-limited"
+    assert len(_incidents(mcp_http)) == 1
+    # The playbook's own failing runs never re-triggered it: only operator runs did.
+    triggered = [l for l in watcher.audit() if l.get("method") == "playbook"]
+    assert {l["outcome"] for l in triggered} == {"ok", "refused"}
+    assert sum(l["outcome"] == "ok" for l in triggered) == 1
+
+    # A read-only credential neither runs a playbook nor opens an incident.
+    async def as_reader():
+        async with http_client(mcp_http.url, reader) as c:
+            names = {t.name for t in (await c.list_tools()).tools}
+            return names, tool_json(await c.call_tool("run_playbook", {
+                "playbook": "meter-fault", "station": "CS-M"})), tool_json(
+                await c.call_tool("open_incident", {"station": "CS-M", "summary": "x"}))
+    names, ran, opened = run(as_reader())
+    assert "get_incident" in names and not names & {"run_playbook", "open_incident"}
+    assert ran[0] and ran[1]["error"]["role"] == "run"
+    assert opened[0] and opened[1]["error"]["role"] == "run"
+    assert len(_incidents(mcp_http)) == 1
+
+    # An agent records an incident without running anything; no limit applies to that.
+    async def note():
+        async with http_client(mcp_http.url, agent) as c:
+            opened = tool_json(await c.call_tool("open_incident", {
+                "station": "CS-M", "summary": "Zähler zeigt 412,5 V – Spannungswandler prüfen"}))
+            missing = tool_json(await c.call_tool("open_incident", {
+                "station": "CS-NIRGENDS", "summary": "x"}))
+            return opened, missing, tool_json(await c.call_tool("list_incidents", {}))
+    opened, missing, listed = run(note())
+    assert opened[0] is False and opened[1]["outcome"] == "open"
+    assert opened[1]["requestedBy"] == AGENT and opened[1]["trigger"]["summary"].startswith("Zähler")
+    assert missing[0] is True and missing[1]["error"]["httpStatus"] == 404
+    assert [i["id"] for i in listed[1]["incidents"]][0] == opened[1]["id"]
+    assert len(listed[1]["incidents"]) == 2
+
+
+def _incidents(proc):
+    d = proc.incident_dir
+    if not os.path.isdir(d):
+        return []
+    out = []
+    for name in sorted(os.listdir(d)):
+        if name.endswith(".json"):
+            with open(os.path.join(d, name), encoding="utf-8") as f:
+                out.append(json.load(f))
+    return out
+
+
+def test_a_playbook_that_breaks_its_schema_is_refused_at_start(tmp_path):
+    bad = tmp_path / "books"
+    bad.mkdir()
+    (bad / "kaputt.json").write_text(json.dumps({
+        "name": "kaputt", "version": "1", "description": "Schritte ohne Tests",
+        "trigger": [{"kind": "health", "status": ["Degraded"]}],
+        "steps": [{"name": "leer", "tests": []}],
+        "rateLimit": {"perStationS": 60, "fleetPerHour": 1}, "collect": [],
+        "outcomeIfCompleted": "done"}), encoding="utf-8")
+    p = subprocess.run(MCPSERVER + ["stdio", "--token", "x", "--playbook-dir", str(bad),
+                                    "--audit-log", str(tmp_path / "a.jsonl"),
+                                    "--incident-dir", str(tmp_path / "inc")],
+                       capture_output=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert p.returncode == 2
+    err = p.stderr.decode()
+    assert "kaputt.json" in err and "steps/0/tests" in err
+
+
+METER = {"testId": "meter", "testType": "SelfTest", "version": "1.0",
+         "description": "Energy meter", "constraints": {"intrusive": False, "timeout": 10,
+                                                       "minInterval": 0, "needsNetwork": False},
+         "expectedOutcome": {"verdicts": ["Passed", "Failed"]}}
+
+
+def _failed_result(run_id, result_id):
+    import hashlib
+    r = {"resultId": result_id, "requestId": run_id, "testId": "meter", "testType": "SelfTest",
+         "requestor": "ops", "trigger": "OnDemand", "startTime": "2026-01-01T00:00:00Z",
+         "endTime": "2026-01-01T00:00:01Z", "verdict": "Failed",
+         "evidence": "Zähler stumm"}
+    text = json.dumps(r, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    r["checksum"] = hashlib.sha256(text.encode()).hexdigest()
+    return r
+
+
+def test_watcher_follows_again_after_the_console_restarts(console, tmp_path):
+    """A scripted station (answers runs, reports what the test tells it): the watcher
+    loses its stream when the console restarts, follows again, and a failure reported
+    after the restart still opens an incident."""
+    from console_peer import ScriptedStation
+    books = tmp_path / "books"
+    books.mkdir()
+    (books / "meter-kurz.json").write_text(json.dumps({
+        "name": "meter-kurz", "version": "1", "description": "ein Schritt, kurze Geduld",
+        "trigger": [{"kind": "testFailed", "testId": "meter"}],
+        "steps": [{"name": "nochmal", "tests": [{"testId": "meter"}], "timeoutS": 1}],
+        "rateLimit": {"perStationS": 0, "fleetPerHour": 10}, "collect": ["results"],
+        "outcomeIfCompleted": "bestätigt"}, ensure_ascii=False), encoding="utf-8")
+    watcher = McpProc(str(tmp_path), console.api_url, "watch",
+                      console.token("playbook-runner", "run"), name="watch",
+                      extra=["--playbook-dir", str(books)])
+    console.add_station("CS-S")
+
+    def station():
+        st = ScriptedStation(console.url, "CS-S")
+
+        def catalog(req):
+            st._loop.create_task(st._call("NotifyDiagnosticsCatalog", {
+                "requestId": req["requestId"], "generatedAt": "2026-01-01T00:00:00Z",
+                "seqNo": 0, "test": [METER]}))
+            return {"status": "Accepted"}
+        st.answers.update(GetDiagnosticsCatalog=catalog, StartDiagnostics={"status": "Accepted"})
+        assert st.connect() is None
+        console.wait_station("CS-S")
+        return st
+
+    st = station()
+    try:
+        console.stop()
+        st.close()
+        console.start()
+        st = station()
+        run_id = console.ok("POST", "/api/stations/CS-S/runs",
+                            json_body={"tests": [{"testId": "meter"}]})["id"]
+        assert st.call("NotifyDiagnosticsResult", {"result": _failed_result(run_id, 1)})[0] == 3
+
+        def short():
+            return [i for i in _incidents(watcher) if i["playbook"] == "meter-kurz"
+                    and i["outcome"] != "running"]
+        wait_until(short, 60, lambda: watcher.log() + str(watcher.audit()))
+        (inc,) = short()
+        assert inc["trigger"]["event"]["run"] == run_id
+        # The station never reports the playbook's own run: the step ends at its timeout.
+        assert inc["outcome"] == "aborted" and inc["steps"][0]["verdict"] is None
+        assert inc["steps"][0]["status"] == "accepted"
+    finally:
+        st.close()
+        rc = watcher.stop()
+    assert rc == 0 and "Traceback" not in watcher.log(), watcher.log()
+    # The shipped meter-fault playbook matched the same failure; its first step was still
+    # waiting (the station never answers) when the watcher stopped: recorded as such.
+    (full,) = [i for i in _incidents(watcher) if i["playbook"] == "meter-fault"]
+    assert full["trigger"]["event"]["run"] == run_id
+    assert full["outcome"] == "interrupted" and full["closedAt"]
