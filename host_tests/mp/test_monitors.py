@@ -2,7 +2,7 @@
 # MicroPython with a device model of its own.
 import os
 
-from unit import run
+from unit import TMP, run
 
 from model import monitors as M
 from model.devmodel import Component, DeviceModel, monitorable
@@ -13,7 +13,7 @@ Count||i|R||0|100|||0
 Name||s|RW|||20|||é
 Pw||p|W||||||
 Ro||s|R|||||c|fixed"""
-_DIR = "/tmp/mp_unit_monitors"
+_DIR = TMP + "/mp_unit_monitors"
 
 
 class _Box:

@@ -3,7 +3,7 @@
 import binascii
 import os
 
-from unit import run
+from unit import TMP, run
 
 from diag import sign
 from diag.journal import Journal
@@ -25,7 +25,7 @@ _VECTORS = (
 
 _HEX = "00112233445566778899aabbccddeeff" * 2  # 32 bytes
 _KEY = ("k-2026.1", binascii.unhexlify(_HEX))
-_DIR = "/tmp/mp_unit_sign"
+_DIR = TMP + "/mp_unit_sign"
 
 
 def _result():
