@@ -1,6 +1,6 @@
 # Everything a developer or CI runs. `make setup` first on a fresh machine.
 PY := .venv/bin/python
-HEAP ?= 320k
+HEAP ?= 448k
 # make firmware DEV=1: also the development tests (noop); make deploy PORT=/dev/ttyACM0
 DEV ?=
 PORT ?=

@@ -26,8 +26,10 @@ MICROPYTHON = os.path.join(os.path.dirname(sys.executable), "micropython")
 # the heap fragments (README, "Memory"); the tests gave 320 KB. With 15 (integrity
 # added), the run of every self test in one request (test_diag_triggers) ran out of
 # heap in the meter test at 344 KB and passed at 352 KB: 384 KB leaves room for the
-# next test module. Device figures come from `make bench`, not from this number.
-HEAP = os.environ.get("AGENT_HEAP", "384k")
+# next test module. With variable monitoring and signed results merged beside it, a
+# meter run right after boot ran out at 384 KB and passed at 448 KB (issue 7/8's memory
+# work owns this growth). Device figures come from `make bench`, not from this number.
+HEAP = os.environ.get("AGENT_HEAP", "448k")
 
 
 @pytest.fixture(scope="session")

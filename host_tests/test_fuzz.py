@@ -25,7 +25,7 @@ from ws_peer import WsPeer, frame, open_fds
 N = int(os.environ.get("FUZZ_CASES", "2500"))
 # The 64-bit unix port needs about 2.5 times a board's heap (code and names live in
 # it); see the README for the smallest heap each build passes at.
-HEAP = os.environ.get("FUZZ_HEAP", "384k")
+HEAP = os.environ.get("FUZZ_HEAP", "448k")
 HOSTILE_ANSWERS = int(os.environ.get("FUZZ_HOSTILE", "200"))
 SEED = int(os.environ.get("FUZZ_SEED", "1"))
 ERROR_CODES = {"FormatViolation", "GenericError", "InternalError", "MessageTypeNotSupported", "NotImplemented",

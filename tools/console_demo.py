@@ -3,7 +3,7 @@ MicroPython unix port), so a newcomer sees it working.  Prints the page's addres
 where the admin token is, and CLI commands to try.  Ctrl-C stops the agents and the
 console.  State is kept in state/console-demo/ (delete it to start afresh).
 
-    python tools/console_demo.py [--heap 320k] [--once]
+    python tools/console_demo.py [--heap 448k] [--once]
 
 --once: start everything, run the health check on every station from the CLI, stop.
 """
@@ -26,7 +26,7 @@ PASSWORD = "demo-password-%s"  # per station; 16..40 characters as OCPP requires
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--heap", default="320k")
+    p.add_argument("--heap", default="448k")
     p.add_argument("--dir", default=os.path.join(ROOT, "state", "console-demo"))
     p.add_argument("--ocpp-port", type=int, default=9000)
     p.add_argument("--http-port", type=int, default=8080)

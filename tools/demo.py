@@ -205,7 +205,7 @@ async def amain(args):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--heap", default="320k", help="MicroPython -X heapsize for the agent")
+    ap.add_argument("--heap", default="448k", help="MicroPython -X heapsize for the agent")
     ap.add_argument("--heartbeat", type=int, default=5, help="heartbeat interval the CSMS gives (s)")
     ap.add_argument("--workdir", help="where the demo config and station state go (default: a temp dir)")
     ap.add_argument("--build", help="a development build to run (tools/build.py --dev; default: build/ "
