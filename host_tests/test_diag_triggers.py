@@ -48,14 +48,16 @@ def test_start_diagnostics_with_schedule(csms, agent):
 @pytest.mark.req("DG05.FR.04")
 @pytest.mark.parametrize("timing", ["BeforeBoot", "AfterBoot"])
 def test_startup_tests(csms, make_agent, timing):
-    a = make_agent(csms, startupTests="memory,flash")
+    # Three tests, more than MaxConcurrentRuns (2): one run, the tests in turn.
+    a = make_agent(csms, startupTests="memory,flash,health")
     wait_booted(csms, a)
     sv(csms, a.station, "DiagnosticsCtrlr", "StartupTiming", timing)
     a.stop()
     n = len(csms.messages())
     a.start()
-    rs = results(csms, a.station, 2, after=n)
-    assert sorted(r["testId"] for r in rs) == ["flash", "memory"]
+    rs = results(csms, a.station, 3, after=n)
+    assert sorted(r["testId"] for r in rs) == ["flash", "health", "memory"]
+    assert all(r["verdict"] != "Skipped" for r in rs), rs
     assert all(r["trigger"] == "StartUp" and r["requestor"] == "StartUp" for r in rs)
     log = a.log().split("agent CS001 starting")[-1]
     before_connect = log.split("connected to")[0]
