@@ -35,10 +35,17 @@ async def run(ctx):
     free = gc.mem_free()
     if not ctx.measure("freeHeap", free, "B", ">= %d" % p["minFreeHeap"], free >= p["minFreeHeap"]):
         bad.append("free heap %d B" % free)
-    st = os.statvfs(a.store.dir)
-    flash = st[0] * st[4]
-    if not ctx.measure("freeFlash", flash, "B", ">= %d" % p["minFreeFlash"], flash >= p["minFreeFlash"]):
-        bad.append("free flash %d B" % flash)
+    try:
+        st = os.statvfs(a.store.dir)
+    except (OSError, AttributeError) as e:
+        # A filesystem that cannot say (seen: a host directory mounted over mpremote):
+        # an aggregate check still gives its verdict, with flash counted as unknown.
+        st = None
+        soft.append("free flash unknown (%s)" % e)
+    if st:
+        flash = st[0] * st[4]
+        if not ctx.measure("freeFlash", flash, "B", ">= %d" % p["minFreeFlash"], flash >= p["minFreeFlash"]):
+            bad.append("free flash %d B" % flash)
     lag = 0
     for _ in range(3):
         t0 = time.ticks_us()
