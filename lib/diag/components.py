@@ -13,7 +13,10 @@ StartupTiming||o|RW||||BeforeBoot;AfterBoot||AfterBoot
 VendorId||s|R|||||c|
 ResultsStored||i|R||||||
 ResultsPending||i|R||||||
-RunningTests||s|R||||||"""
+RunningTests||s|R||||||
+CatalogVersion||s|R|||36||c|
+IntrusiveAllowed||b|RW||||||true
+FlashWriteBudget||i|RW|B|0|1073741824|||1048576"""
 
 _TEST = """
 TestType||o|R||||SelfTest;IntegrationTest;HealthCheck;SecurityTest;ComplianceTest;PerformanceTest|c|
@@ -43,6 +46,8 @@ def install(agent):
         if var == "RunningTests":
             r = d._runner
             return ",".join(r.current) if r else ""
+        if var == "CatalogVersion":
+            return d.registry.version()
         if var == "HealthCheckInterval":
             return cfg.get("healthCheckInterval")
         if var == "StartupTests":

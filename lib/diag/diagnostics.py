@@ -67,15 +67,15 @@ class Diagnostics:
             verdict = "Aborted"
             for i, t in enumerate(run.get("tests") or ()):
                 rid = first + i
-                if rid in j.ids or type(t) is not list or len(t) != 2:
-                    continue
+                if rid in j.ids or type(t) is not list or len(t) not in (2, 3):
+                    continue  # [testId, parameters] or, aimed at an EVSE, [.., evse]
                 ctx = result.Ctx(self.agent, None)
                 ctx.fail("StationRestarted", "the station restarted before this test ended")
                 params = {p["name"]: p["value"] for p in t[1] or () if type(p) is dict}
                 r = result.make(rid, t[0], self.registry.type_of(t[0]) or "SelfTest",
                                 run.get("requestor") or "CSMS", run.get("trigger") or "OnDemand",
                                 params, run.get("t") or clock.iso(), clock.iso(), verdict, ctx,
-                                run.get("requestId"))
+                                run.get("requestId"), t[2] if len(t) == 3 and type(t[2]) is dict else None)
                 j.append(r)
                 self.remember(t[0], verdict, r["endTime"], rid, None)
                 log.warn("diag: result %d (%s) %s: station restarted", rid, t[0], verdict)
@@ -94,18 +94,18 @@ class Diagnostics:
     def tests_of_type(self, ttype):
         return [t for t, ty in self.registry.index if ty == ttype]
 
-    def start_internal(self, tid, params, requestor, trigger):
+    def start_internal(self, tid, params, requestor, trigger, evse=None):
         """A run the station decides on (schedule, start-up, health interval,
         CustomTrigger). A refusal is journaled as a Skipped result."""
         r = self.runner
         try:
-            coro = r.start(None, requestor, trigger, [{"testId": tid, "parameter": params}])
+            coro = r.start(None, requestor, trigger, [{"testId": tid, "parameter": params, "evse": evse}])
         except Exception as e:
             code = getattr(e, "code", "Exception")
             info = getattr(e, "info", str(e))
             log.info("diag: %s run of %s skipped: %s", trigger, tid, info)
             if self.registry.type_of(tid):
-                r.skip(tid, {}, requestor, trigger, None, code, info)
+                r.skip(tid, {}, requestor, trigger, None, code, info, None, evse)
             return None
         return self.agent.spawn(coro)
 

@@ -43,6 +43,7 @@ class Registry:
         self.busy = {}  # testId -> number of runs holding the module
         self.index = []  # [(testId, testType)], sorted by id
         self.bad = []  # [(testId, reason)]
+        self._version = None  # catalogVersion, computed on first use
         ids = sorted(only or _listing())
         if not ids:
             log.warn("diag: no tests found; frozen firmware must list them in diagTests")
@@ -115,9 +116,34 @@ class Registry:
                     ms.append(d)
                 out["measurement"] = ms
             d = {"testId": tid, "testType": m.TYPE, "version": m.VERSION,
-                 "description": m.DESCRIPTION, "constraints": c, "expectedOutcome": out}
+                 "description": m.DESCRIPTION, "scope": getattr(m, "SCOPE", "station"),
+                 "constraints": c, "expectedOutcome": out}
             if m.PARAMS:
                 d["parameter"] = [describe(p) for p in m.PARAMS]
+            classes = getattr(m, "CLASSES", ())
+            if classes:
+                d["testClass"] = list(classes)
+            cost = getattr(m, "COST", None)
+            if cost:
+                d["planning"] = {"expectedDuration": cost[0], "flashWrites": cost[1],
+                                 "flashBytes": cost[2], "network": cost[3]}
             return d
         finally:
             self.unload(tid)
+
+    def version(self):
+        """catalogVersion: 16 hex digits of a SHA-256 over the canonical JSON of every
+        descriptor, in testId order. Streamed: one descriptor in RAM at a time.
+        Computed once per boot (descriptors change only with the firmware or the
+        files, i.e. across a restart), never cached on flash: a cache keyed on the
+        set of test ids would miss a module whose descriptor changed."""
+        if self._version is None:
+            import binascii
+            import hashlib
+            from diag.result import canonical
+            h = hashlib.sha256()
+            for tid, _ in self.index:
+                h.update(canonical(self.descriptor(tid)).encode())
+                h.update(b"\n")
+            self._version = binascii.hexlify(h.digest()[:8]).decode()
+        return self._version

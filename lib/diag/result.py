@@ -67,11 +67,13 @@ def number(v):
     return v
 
 
-def make(rid, tid, ttype, requestor, trigger, params, start, end, verdict, ctx, request_id=None):
+def make(rid, tid, ttype, requestor, trigger, params, start, end, verdict, ctx, request_id=None, evse=None):
     r = {"resultId": rid, "testId": tid, "testType": ttype, "requestor": requestor,
          "trigger": trigger, "startTime": start, "endTime": end, "verdict": verdict}
     if request_id is not None:
         r["requestId"] = request_id
+    if evse:
+        r["evse"] = evse  # the target (DG10): covered by the checksum like every field
     if params:
         from diag.params import as_list
         r["parameter"] = as_list(params)

@@ -34,7 +34,7 @@ class Runner:
 
     # --- checks ---------------------------------------------------------------
     def plan(self, tests):
-        """[{testId, parameter}] -> [(testId, values)]; raises Refused."""
+        """[{testId, parameter, evse}] -> [(testId, values, evse)]; raises Refused."""
         reg = self.agent.diag.registry
         out = []
         for t in tests:
@@ -43,17 +43,43 @@ class Runner:
                 raise Refused("UnknownTest", "test %s: not offered by this station" % tid)
             m = reg.load(tid)
             try:
-                out.append((tid, resolve(m.PARAMS, t.get("parameter"))))
+                vals = resolve(m.PARAMS, t.get("parameter"))
             except Refused as e:
                 e.info = "test %s, %s" % (tid, e.info)
                 raise
             finally:
                 reg.unload(tid)
+            out.append((tid, vals, self.target(tid, getattr(m, "SCOPE", "station"), t.get("evse"))))
+            m = None
         return out
 
-    def check(self, tid, m, own=0):
+    def target(self, tid, scope, evse):
+        """The EVSE or connector a test is aimed at (DG10), as recorded in its result:
+        {id[, connectorId]} or None for the station; raises Refused."""
+        if evse is None:
+            if scope == "station":
+                return None
+            raise Refused("TargetRequired", "test %s runs per %s: name evse.id%s" % (
+                tid, scope, " and evse.connectorId" if scope == "connector" else ""))
+        if scope == "station":
+            raise Refused("TargetNotAllowed", "test %s runs for the whole station: give no evse" % tid)
+        c = evse.get("connectorId")
+        if scope == "evse" and c is not None:
+            raise Refused("TargetNotAllowed", "test %s runs per EVSE: give no evse.connectorId" % tid)
+        if scope == "connector" and c is None:
+            raise Refused("TargetRequired", "test %s runs per connector: name evse.connectorId" % tid)
+        t = {"id": evse["id"]}
+        if c is not None:
+            t["connectorId"] = c
+        if not evse["id"] or c == 0 or not self.agent.connectors_of(t):
+            raise Refused("UnknownTarget", "test %s: this station has no EVSE %d%s" % (
+                tid, evse["id"], "" if c is None else " connector %d" % c))
+        return t
+
+    def check(self, tid, m, own=0, evse=None, vals=None):
         """Raise Refused / Busy when the test may not start now. `own`: 1 when the
-        asking request is itself one of the active ones."""
+        asking request is itself one of the active ones; `evse`: its target (only the
+        targeted connectors count); `vals`: its parameters (flash-write budget)."""
         a = self.agent
         dm = a.dm
         if dm.get("DiagnosticsCtrlr", "Enabled") != "true":
@@ -64,12 +90,15 @@ class Runner:
         states, intrusive, resources, timeout, min_iv, network = m.CONSTRAINTS
         if states or intrusive:
             allowed = states or ("Available", "Unavailable", "Faulted")
-            for e, n in a.connectors():
+            for e, n in a.connectors_of(evse):
                 s = a.connector_status(e, n)
                 if s not in allowed:
                     raise Refused("StateNotAllowed", "test %s: connector %d/%d is %s" % (tid, e, n, s))
         if network and not a.rpc.online:
             raise Refused("NoNetwork", "test %s needs the network" % tid)
+        if getattr(m, "COST", None) and m.COST[2]:
+            from diag import guards
+            guards.check_budget(a, tid, m, vals)
         last = self.started.get(tid)
         if last is not None and min_iv:
             left = min_iv * 1000 - time.ticks_diff(time.ticks_ms(), last)
@@ -91,11 +120,20 @@ class Runner:
             raise Refused("DuplicateRequest", "request %d is still running" % req_id)
         plan = self.plan(tests)
         reg = self.agent.diag.registry
-        for i, (tid, _) in enumerate(plan):
+        for tid, _, _ in plan:  # who may run intrusive tests: the request as a whole (DG14)
+            m = reg.load(tid)
+            try:
+                if m.CONSTRAINTS[1]:
+                    from diag import guards
+                    guards.authorize(self.agent, tid, requestor, trigger)
+            finally:
+                m = None
+                reg.unload(tid)
+        for i, (tid, vals, evse) in enumerate(plan):
             m = reg.load(tid)
             try:
                 if i == 0:
-                    self.check(tid, m)
+                    self.check(tid, m, 0, evse, vals)
                 elif self.agent.dm.get("DiagnosticsCtrlr", "Enabled") != "true":
                     raise Refused("Disabled", "diagnostics are disabled")
             finally:
@@ -120,7 +158,7 @@ class Runner:
         from diag.params import as_list
         d = self.agent.diag
         first = d.reserve(len(plan))
-        rec = {"n": len(plan), "tests": [[tid, as_list(v)] for tid, v in plan],
+        rec = {"n": len(plan), "tests": [[tid, as_list(v)] + ([e] if e else []) for tid, v, e in plan],
                "requestor": requestor, "trigger": trigger, "t": clock.iso()}
         if req_id is not None:
             rec["requestId"] = req_id
@@ -145,23 +183,24 @@ class Runner:
         failed = False
         final = "Finished"
         try:
-            for tid, vals in plan:
+            for tid, vals, evse in plan:
                 if failed and stop:
                     self.skip(tid, vals, requestor, trigger, req_id, "StopOnFailure",
-                              "an earlier test of this request failed", first + done)
+                              "an earlier test of this request failed", first + done, evse)
                 else:
-                    await self._status(req_id, "Running", via, tid, done, total)
+                    await self._status(req_id, "Running", via, tid, done, total, evse)
                     # From here on the test writes its own result, even when cancelled.
                     done += 1
                     v = await self._run_one_surely(tid, vals, requestor, trigger, req_id, done > 1,
-                                                   first + done - 1)
+                                                   first + done - 1, evse)
                     failed = failed or v in _FAILURES
                     continue
                 done += 1
         except asyncio.CancelledError:
             for i in range(done, total):
-                tid, vals = plan[i]
-                self.skip(tid, vals, requestor, trigger, req_id, "Cancelled", "request cancelled", first + i)
+                tid, vals, evse = plan[i]
+                self.skip(tid, vals, requestor, trigger, req_id, "Cancelled", "request cancelled", first + i,
+                          evse)
             done = total
             final = "Cancelled"
         finally:
@@ -170,15 +209,41 @@ class Runner:
             self.active -= 1
             if req_id is not None:
                 self.runs.pop(req_id, None)
+        if req_id is not None:
+            # In a task of its own: after a cancel, MicroPython's wait_for cancels the
+            # task it waited in once more when the test's runner task ends, which
+            # would cut any await here short.
+            self.agent.spawn(self._finish(req_id, final, via, done, total, first))
+
+    async def _finish(self, req_id, final, via, done, total, first):
+        # The final status follows the request's results on the wire (SPEC 6.2, 6.3):
+        # a CSMS that reads Finished or Cancelled already has every result.
+        await self._delivered(first, total)
         await self._status(req_id, final, via, None, done, total)
 
-    async def _status(self, req_id, status, via, tid, done, total):
+    async def _delivered(self, first, n):
+        """Wait until results first..first+n-1 are acknowledged, the link is down (they
+        wait in the journal; the status would be dropped anyway) or a bound passes."""
+        a = self.agent
+        t0 = time.ticks_ms()
+        bound = (n + 1) * a.rpc.timeout_ms
+        while a.rpc.online and time.ticks_diff(time.ticks_ms(), t0) < bound:
+            for rid in a.diag.journal.pending:  # rebuilt on acknowledgement: read it anew
+                if first <= rid < first + n:
+                    break
+            else:
+                return
+            await asyncio.sleep_ms(20)
+
+    async def _status(self, req_id, status, via, tid, done, total, evse=None):
         if req_id is None:
             return
         p = {"requestId": req_id, "status": status, "timestamp": clock.iso(),
              "completed": done, "total": total}
         if tid:
             p["testId"] = tid
+        if evse:
+            p["evse"] = evse
         from diag import binding
         try:
             await binding.notify(self.agent, "NotifyDiagnosticsStatus", p, via)
@@ -187,7 +252,7 @@ class Runner:
             log.info("diag: status %s for request %d not delivered: %s", status, req_id, e)
 
     # --- one test -------------------------------------------------------------
-    async def run_one(self, tid, vals, requestor, trigger, req_id=None, check=True, rid=None):
+    async def run_one(self, tid, vals, requestor, trigger, req_id=None, check=True, rid=None, evse=None):
         d = self.agent.diag
         reg = d.registry
         m = reg.load(tid)
@@ -201,17 +266,20 @@ class Runner:
         try:
             if check:
                 try:
-                    self.check(tid, m, 1)
+                    self.check(tid, m, 1, evse, vals)
                 except Refused as e:
                     ctx.fail(e.code, e.info)
                     verdict = "Skipped"
                     return await self._journal(tid, m.TYPE, vals, requestor, trigger, req_id, start, verdict,
-                                               ctx, rid)
+                                               ctx, rid, evse)
             for r in resources:
                 self.locks[r] = tid
             locked = True
             self.current.append(tid)
             self.started[tid] = t0
+            if m.CONSTRAINTS[1] or getattr(m, "COST", None) and m.COST[2]:
+                from diag import guards
+                guards.started(self.agent, tid, m, vals, requestor, req_id, evse)
             if self.stall:
                 import micropython
                 self.stall.reset()
@@ -242,7 +310,7 @@ class Runner:
                          self.stall.max_ms, micropython.mem_total() - a0)
             else:
                 log.info("diag: %s %s in %d ms", tid, verdict, ms)
-            await self._journal(tid, m.TYPE, vals, requestor, trigger, req_id, start, verdict, ctx, rid)
+            await self._journal(tid, m.TYPE, vals, requestor, trigger, req_id, start, verdict, ctx, rid, evse)
         finally:
             if locked:
                 self.current.remove(tid)
@@ -255,26 +323,26 @@ class Runner:
             raise cancelled
         return verdict
 
-    def skip(self, tid, vals, requestor, trigger, req_id, code, info, rid=None):
+    def skip(self, tid, vals, requestor, trigger, req_id, code, info, rid=None, evse=None):
         ctx = result.Ctx(self.agent, vals)
         ctx.fail(code, info)
         now = clock.iso()
         self._record(tid, self.agent.diag.registry.type_of(tid), vals, requestor, trigger, req_id,
-                     now, "Skipped", ctx, rid)
+                     now, "Skipped", ctx, rid, evse)
 
-    async def _run_one_surely(self, tid, vals, requestor, trigger, req_id, check, rid):
+    async def _run_one_surely(self, tid, vals, requestor, trigger, req_id, check, rid, evse=None):
         """run_one, again when the heap was too short to even start it (loading the
         module, logging): the test ends in a result whatever the heap does."""
         for _ in range(20):
             try:
-                return await self.run_one(tid, vals, requestor, trigger, req_id, check, rid)
+                return await self.run_one(tid, vals, requestor, trigger, req_id, check, rid, evse)
             except MemoryError:
                 gc.collect()
                 await asyncio.sleep_ms(100)
         ctx = result.Ctx(self.agent, None)
         ctx.fail("OutOfMemory", "the test could not be started: no heap left")
         return await self._journal(tid, self.agent.diag.registry.type_of(tid), vals, requestor, trigger,
-                                   req_id, clock.iso(), "Error", ctx, rid)
+                                   req_id, clock.iso(), "Error", ctx, rid, evse)
 
     async def _journal(self, *args):
         """_record, retried while the heap is short: a burst of reports and catalogs
@@ -287,14 +355,15 @@ class Runner:
                 await asyncio.sleep_ms(100)
         return self._record(*args)
 
-    def _record(self, tid, ttype, vals, requestor, trigger, req_id, start, verdict, ctx, rid=None):
+    def _record(self, tid, ttype, vals, requestor, trigger, req_id, start, verdict, ctx, rid=None, evse=None):
         """Journal the result: exactly one per test, even when the heap is nearly full
         (then without its measurements and evidence, saying why)."""
         d = self.agent.diag
         if rid is None:
             rid = d.next_result_id()
         try:
-            r = result.make(rid, tid, ttype, requestor, trigger, vals, start, clock.iso(), verdict, ctx, req_id)
+            r = result.make(rid, tid, ttype, requestor, trigger, vals, start, clock.iso(), verdict, ctx, req_id,
+                            evse)
             d.journal.append(r)
         except MemoryError:
             r = None
@@ -302,7 +371,8 @@ class Runner:
             ctx.ev = []
             gc.collect()
             ctx.fail("OutOfMemory", "no heap left for the full result; measurements dropped")
-            r = result.make(rid, tid, ttype, requestor, trigger, None, start, clock.iso(), verdict, ctx, req_id)
+            r = result.make(rid, tid, ttype, requestor, trigger, None, start, clock.iso(), verdict, ctx, req_id,
+                            evse)
             d.journal.append(r)
         try:
             prev = d.last.get(tid)

@@ -1,5 +1,6 @@
 # GetDiagnosticsCatalog: answered at once; the descriptors follow as
-# NotifyDiagnosticsCatalog parts, built one test at a time.
+# NotifyDiagnosticsCatalog parts, built one test at a time. A CSMS that gives the
+# catalogVersion it holds gets Unchanged, and no parts, while it is current (DG11).
 import clock
 from diag import binding
 from diag.ops.shapes import GET_CATALOG as REQ
@@ -11,22 +12,25 @@ _PER_PART = 2
 
 def handle(agent, p):
     d = agent.diag
+    v = d.registry.version()
+    if p.get("catalogVersion") == v:
+        return {"status": "Unchanged", "catalogVersion": v}
     types = p.get("testType")
     ids = p.get("testId")
     sel = [t for t, ty in d.registry.index if (not types or ty in types) and (not ids or t in ids)]
     if not sel:
-        return {"status": "EmptyResultSet"}
-    return {"status": "Accepted"}, _send(agent, p["requestId"], sel, d.via)
+        return {"status": "EmptyResultSet", "catalogVersion": v}
+    return {"status": "Accepted", "catalogVersion": v}, _send(agent, p["requestId"], sel, d.via, v)
 
 
-async def _send(agent, req_id, sel, via):
+async def _send(agent, req_id, sel, via, version):
     # One stream of parts at a time (reports, catalogs, result reports share the
     # lock): parts waiting for the one CALL in flight would each hold their data.
     async with agent.report_lock:
-        await _parts(agent, req_id, sel, via)
+        await _parts(agent, req_id, sel, via, version)
 
 
-async def _parts(agent, req_id, sel, via):
+async def _parts(agent, req_id, sel, via, version):
     import log
     reg = agent.diag.registry
     seq = 0
@@ -41,7 +45,7 @@ async def _parts(agent, req_id, sel, via):
             if not part:
                 continue
             await binding.notify(agent, "NotifyDiagnosticsCatalog", {
-                "requestId": req_id, "generatedAt": clock.iso(), "seqNo": seq,
+                "requestId": req_id, "catalogVersion": version, "generatedAt": clock.iso(), "seqNo": seq,
                 "tbc": i + _PER_PART < len(sel), "test": part}, via)
             part = None
             seq += 1
