@@ -223,15 +223,21 @@ class Runner:
 
     async def _delivered(self, first, n):
         """Wait until results first..first+n-1 are acknowledged, the link is down (they
-        wait in the journal; the status would be dropped anyway) or a bound passes."""
+        wait in the journal; the status would be dropped anyway) or the CSMS has
+        acknowledged none of them for a message timeout (it is not answering)."""
         a = self.agent
-        t0 = time.ticks_ms()
-        bound = (n + 1) * a.rpc.timeout_ms
-        while a.rpc.online and time.ticks_diff(time.ticks_ms(), t0) < bound:
+        left = n + 1
+        while a.rpc.online:
+            k = 0
             for rid in a.diag.journal.pending:  # rebuilt on acknowledgement: read it anew
                 if first <= rid < first + n:
-                    break
-            else:
+                    k += 1
+            if k == 0:
+                return
+            if k < left:
+                left = k
+                t0 = time.ticks_ms()
+            elif time.ticks_diff(time.ticks_ms(), t0) > a.rpc.timeout_ms:
                 return
             await asyncio.sleep_ms(20)
 
