@@ -76,6 +76,20 @@ class Runner:
                 tid, evse["id"], "" if c is None else " connector %d" % c))
         return t
 
+    def authorize(self, plan, requestor, trigger):
+        """Who may run the intrusive tests of a plan: judged for the request as a
+        whole, before anything starts (DG14); raises Refused."""
+        reg = self.agent.diag.registry
+        for tid, _, _ in plan:
+            m = reg.load(tid)
+            try:
+                if m.CONSTRAINTS[1]:
+                    from diag import guards
+                    guards.authorize(self.agent, tid, requestor, trigger)
+            finally:
+                m = None
+                reg.unload(tid)
+
     def check(self, tid, m, own=0, evse=None, vals=None):
         """Raise Refused / Busy when the test may not start now. `own`: 1 when the
         asking request is itself one of the active ones; `evse`: its target (only the
@@ -120,15 +134,7 @@ class Runner:
             raise Refused("DuplicateRequest", "request %d is still running" % req_id)
         plan = self.plan(tests)
         reg = self.agent.diag.registry
-        for tid, _, _ in plan:  # who may run intrusive tests: the request as a whole (DG14)
-            m = reg.load(tid)
-            try:
-                if m.CONSTRAINTS[1]:
-                    from diag import guards
-                    guards.authorize(self.agent, tid, requestor, trigger)
-            finally:
-                m = None
-                reg.unload(tid)
+        self.authorize(plan, requestor, trigger)
         for i, (tid, vals, evse) in enumerate(plan):
             m = reg.load(tid)
             try:
