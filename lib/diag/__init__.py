@@ -51,4 +51,5 @@ async def _startup(agent):
     d = agent.diag
     if agent.dm.get("DiagnosticsCtrlr", "StartupTiming") == "BeforeBoot":
         d.run_startup()
+    await d.registry.compute()  # catalogVersion (DG11), before a CSMS asks for it
     await scheduler.run(agent)

@@ -136,14 +136,28 @@ class Registry:
         descriptor, in testId order. Streamed: one descriptor in RAM at a time.
         Computed once per boot (descriptors change only with the firmware or the
         files, i.e. across a restart), never cached on flash: a cache keyed on the
-        set of test ids would miss a module whose descriptor changed."""
+        set of test ids would miss a module whose descriptor changed. Normally ready
+        from start-up (compute()); computed here, at once, only if asked before."""
         if self._version is None:
-            import binascii
-            import hashlib
-            from diag.result import canonical
-            h = hashlib.sha256()
-            for tid, _ in self.index:
-                h.update(canonical(self.descriptor(tid)).encode())
-                h.update(b"\n")
-            self._version = binascii.hexlify(h.digest()[:8]).decode()
+            for _ in self._hash():
+                pass
         return self._version
+
+    async def compute(self):
+        # One module per step with the event loop in between: each step loads and
+        # describes a test (a few ms on a microcontroller), all of them together would
+        # stall OCPP traffic.
+        import asyncio
+        for _ in self._hash():
+            await asyncio.sleep_ms(0)
+
+    def _hash(self):
+        import binascii
+        import hashlib
+        from diag.result import canonical
+        h = hashlib.sha256()
+        for tid, _ in self.index:
+            h.update(canonical(self.descriptor(tid)).encode())
+            h.update(b"\n")
+            yield
+        self._version = binascii.hexlify(h.digest()[:8]).decode()
