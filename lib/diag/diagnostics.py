@@ -1,6 +1,7 @@
 # The diagnostics model's state on the station: the tests it offers, the runner,
 # the results journal and the delivery of results to the CSMS.
 import asyncio
+import time
 
 import log
 from diag.journal import Journal
@@ -148,6 +149,27 @@ class Diagnostics:
             pass
         finally:
             self._delivering = False
+
+    async def delivered(self, first, n):
+        """Wait until results first..first+n-1 are acknowledged, the link is down (they
+        wait in the journal; the status would be dropped anyway) or the CSMS has
+        acknowledged none of them for a message timeout (it is not answering)."""
+        a = self.agent
+        j = self.journal
+        left = n + 1
+        while a.rpc.online:
+            k = 0
+            for rid in j.pending:  # rebuilt on acknowledgement: read it anew
+                if first <= rid < first + n:
+                    k += 1
+            if k == 0:
+                return
+            if k < left:
+                left = k
+                t0 = time.ticks_ms()
+            elif time.ticks_diff(time.ticks_ms(), t0) > a.rpc.timeout_ms:
+                return
+            await asyncio.sleep_ms(20)
 
     def on_online(self):
         if not self.booted:

@@ -49,32 +49,14 @@ class Runner:
                 raise
             finally:
                 reg.unload(tid)
-            out.append((tid, vals, self.target(tid, getattr(m, "SCOPE", "station"), t.get("evse"))))
+            scope = getattr(m, "SCOPE", "station")
             m = None
+            evse = t.get("evse")
+            if evse is not None or scope != "station":
+                from diag.scope import target
+                evse = target(self.agent, tid, scope, evse)
+            out.append((tid, vals, evse))
         return out
-
-    def target(self, tid, scope, evse):
-        """The EVSE or connector a test is aimed at (DG10), as recorded in its result:
-        {id[, connectorId]} or None for the station; raises Refused."""
-        if evse is None:
-            if scope == "station":
-                return None
-            raise Refused("TargetRequired", "test %s runs per %s: name evse.id%s" % (
-                tid, scope, " and evse.connectorId" if scope == "connector" else ""))
-        if scope == "station":
-            raise Refused("TargetNotAllowed", "test %s runs for the whole station: give no evse" % tid)
-        c = evse.get("connectorId")
-        if scope == "evse" and c is not None:
-            raise Refused("TargetNotAllowed", "test %s runs per EVSE: give no evse.connectorId" % tid)
-        if scope == "connector" and c is None:
-            raise Refused("TargetRequired", "test %s runs per connector: name evse.connectorId" % tid)
-        t = {"id": evse["id"]}
-        if c is not None:
-            t["connectorId"] = c
-        if not evse["id"] or c == 0 or not self.agent.connectors_of(t):
-            raise Refused("UnknownTarget", "test %s: this station has no EVSE %d%s" % (
-                tid, evse["id"], "" if c is None else " connector %d" % c))
-        return t
 
     def authorize(self, plan, requestor, trigger):
         """Who may run the intrusive tests of a plan: judged for the request as a
@@ -224,28 +206,8 @@ class Runner:
     async def _finish(self, req_id, final, via, done, total, first):
         # The final status follows the request's results on the wire (SPEC 6.2, 6.3):
         # a CSMS that reads Finished or Cancelled already has every result.
-        await self._delivered(first, total)
+        await self.agent.diag.delivered(first, total)
         await self._status(req_id, final, via, None, done, total)
-
-    async def _delivered(self, first, n):
-        """Wait until results first..first+n-1 are acknowledged, the link is down (they
-        wait in the journal; the status would be dropped anyway) or the CSMS has
-        acknowledged none of them for a message timeout (it is not answering)."""
-        a = self.agent
-        left = n + 1
-        while a.rpc.online:
-            k = 0
-            for rid in a.diag.journal.pending:  # rebuilt on acknowledgement: read it anew
-                if first <= rid < first + n:
-                    k += 1
-            if k == 0:
-                return
-            if k < left:
-                left = k
-                t0 = time.ticks_ms()
-            elif time.ticks_diff(time.ticks_ms(), t0) > a.rpc.timeout_ms:
-                return
-            await asyncio.sleep_ms(20)
 
     async def _status(self, req_id, status, via, tid, done, total, evse=None):
         if req_id is None:
