@@ -390,6 +390,23 @@ def test_flash_write_budget_per_test_and_day(csms, make_agent):
     assert start(csms, a.station, 59, ("flash", {"sizeBytes": 1024}))["status"] == "Accepted"
 
 
+@pytest.mark.req("DG14.FR.02", "DG14.FR.06")
+def test_the_csms_cannot_lift_the_stations_limits(csms, make_agent):
+    a = make_agent(csms, allowIntrusive=False)
+    wait_booted(csms, a)
+    ctrlr = "DiagnosticsCtrlr"
+    assert gv(csms, a.station, (ctrlr, "IntrusiveAllowed"))[0]["attributeValue"] == "false"
+    res = sv(csms, a.station, ctrlr, "IntrusiveAllowed", "true")
+    assert res["attributeStatus"] == "Rejected" and res["attributeStatusInfo"]["reasonCode"] == "PinnedByConfig"
+    refused(aimed(csms, a.station, 70, "recal", None), "IntrusiveNotAllowed", "IntrusiveAllowed")
+    # No budget beyond the station's maximum (16 MiB a day per test).
+    assert sv(csms, a.station, ctrlr, "FlashWriteBudget", "1073741824")["attributeStatus"] == "Rejected"
+    assert sv(csms, a.station, ctrlr, "FlashWriteBudget", "16777216")["attributeStatus"] == "Accepted"
+    # Non-intrusive tests are unaffected.
+    assert start(csms, a.station, 71, ("memory",))["status"] == "Accepted"
+    results(csms, a.station, 1)
+
+
 # ------------------------------------------------------------------ results before the final status
 
 def test_results_reach_the_csms_before_the_final_status(csms, agent):

@@ -16,7 +16,7 @@ ResultsPending||i|R||||||
 RunningTests||s|R||||||
 CatalogVersion||s|R|||36||c|
 IntrusiveAllowed||b|RW||||||true
-FlashWriteBudget||i|RW|B|0|1073741824|||1048576"""
+FlashWriteBudget||i|RW|B|0|16777216|||1048576"""
 
 _TEST = """
 TestType||o|R||||SelfTest;IntegrationTest;HealthCheck;SecurityTest;ComplianceTest;PerformanceTest|c|
@@ -48,6 +48,8 @@ def install(agent):
             return ",".join(r.current) if r else ""
         if var == "CatalogVersion":
             return d.registry.version()
+        if var == "IntrusiveAllowed" and cfg.get("allowIntrusive") is False:
+            return "false"
         if var == "HealthCheckInterval":
             return cfg.get("healthCheckInterval")
         if var == "StartupTests":
@@ -87,7 +89,14 @@ def install(agent):
             return str(last[2]) if last else ""
         return None
 
-    agent.dm.add(Component("DiagnosticsCtrlr", _CTRLR, get=ctrlr))
+    def ctrlr_set(var, inst, value):
+        # The installer's "no intrusive tests" (config allowIntrusive false) is not the
+        # CSMS's to lift (DG14).
+        if var == "IntrusiveAllowed" and value == "true" and cfg.get("allowIntrusive") is False:
+            return "PinnedByConfig"  # a reasonCode: at most 20 characters
+        return None
+
+    agent.dm.add(Component("DiagnosticsCtrlr", _CTRLR, get=ctrlr, on_set=ctrlr_set))
     for tid in d.registry.ids():
         # `get` is called with the variable's instance; the test is the component's.
         agent.dm.add(Component("DiagnosticTest", _TEST, instance=tid,
