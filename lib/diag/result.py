@@ -5,6 +5,9 @@
 import json
 
 _EVIDENCE_MAX = 1000
+# Here, not in diag.descriptor: the runner checks verdicts on every run, and the
+# descriptor checker (with its class table) is loaded only to build the test index.
+VERDICTS = ("Passed", "Failed", "Inconclusive", "Error", "Aborted", "TimedOut", "Skipped")
 
 
 def canonical(x):

@@ -13,7 +13,7 @@ from diag import result
 from diag.params import Refused, resolve
 from ocpp.rpc import CallError, Offline
 
-from diag.descriptor import VERDICTS
+from diag.result import VERDICTS
 _FAILURES = ("Failed", "Error", "TimedOut", "Aborted")
 
 
