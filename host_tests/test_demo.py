@@ -16,9 +16,12 @@ def _story(out):
     return "\n".join(keep)[-6000:]
 
 
-def test_demo_runs_the_whole_story(tmp_path):
+def test_demo_runs_the_whole_story(tmp_path, build_dir):
+    # The agent as deployed (lib/ compiled), like every host test: from the sources
+    # MicroPython would also hold the compiler's work in the agent's heap.
     r = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "demo.py"), "--once", "--trace",
-                        "--workdir", str(tmp_path)], capture_output=True, text=True, timeout=120)
+                        "--workdir", str(tmp_path), "--build", build_dir], capture_output=True, text=True,
+                       timeout=120)
     out = r.stdout + r.stderr
     with open(tmp_path / "demo.out", "w") as f:
         f.write(out)

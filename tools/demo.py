@@ -60,7 +60,7 @@ class Demo:
             json.dump(cfg, f, indent=1)
         print("CSMS listening on %s; starting the agent (MicroPython unix port, heap %s)"
               % (self.csms.url, self.args.heap), flush=True)
-        main = os.path.join(ROOT, "build", "main.py")
+        main = os.path.join(self.args.build or os.path.join(ROOT, "build"), "main.py")
         if not os.path.exists(main):
             main = os.path.join(ROOT, "main.py")
         proc = await asyncio.create_subprocess_exec(
@@ -203,6 +203,7 @@ def main():
     ap.add_argument("--workdir", help="where the demo config and station state go (default: a temp dir)")
     ap.add_argument("--once", action="store_true", help="run the story once and exit (for tests)")
     ap.add_argument("--trace", action="store_true", help="also print every OCPP message both ways")
+    ap.add_argument("--build", help="the compiled agent to run (default: build/ when present, else the sources)")
     sys.exit(asyncio.run(amain(ap.parse_args())))
 
 
