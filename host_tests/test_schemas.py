@@ -91,7 +91,7 @@ DESCRIPTOR_FLASH = {
                                         {"name": "writeTime", "unit": "ms"}, {"name": "readTime", "unit": "ms"}],
                         "verdicts": ["Passed", "Failed", "Error"]},
     "testClass": ["StorageHealth", "com.example.WearCheck"],
-    "planning": {"expectedDuration": 1, "flashWrites": 1, "flashBytes": 4096, "network": "None"},
+    "planning": {"expectedDuration": 0, "flashWrites": 1, "flashBytes": 4096, "network": "None"},
 }
 
 DESCRIPTOR_CONTACTOR = {

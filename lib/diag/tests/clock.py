@@ -25,7 +25,7 @@ VERDICTS = ("Passed", "Failed", "Inconclusive", "Error")
 SCOPE = "station"
 CLASSES = ("ClockDrift",)
 # expectedDuration s, flashWrites (files written per run), flashBytes, network
-COST = (1, 0, 0, "Csms")
+COST = (0, 0, 0, "Csms")
 OUTCOME = "Passed: station clock within maxOffsetMs of the CSMS time and drifting less than maxDriftPpm"
 
 

@@ -23,7 +23,7 @@ VERDICTS = ("Passed", "Failed", "Error", "TimedOut")
 SCOPE = "station"
 CLASSES = ("CsmsLatency",)
 # expectedDuration s, flashWrites (files written per run), flashBytes, network
-COST = (1, 0, 0, "Csms")
+COST = (0, 0, 0, "Csms")
 OUTCOME = ("Passed: connected, and a Heartbeat answered within maxRttMs. The WebSocket ping round "
            "trip (pingRtt) and csmsClockDelta are informational")
 

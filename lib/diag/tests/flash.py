@@ -20,7 +20,7 @@ VERDICTS = ("Passed", "Failed", "Error")
 SCOPE = "station"
 CLASSES = ("StorageHealth",)
 # expectedDuration s, flashWrites (files written per run), flashBytes, network
-COST = (1, 1, 4096, "None")  # one scratch file of sizeBytes (default 4096)
+COST = (0, 1, 4096, "None")  # one scratch file of sizeBytes (default 4096)
 OUTCOME = "Passed: enough free space, and a scratch file reads back exactly as written"
 
 _CHUNK = 512

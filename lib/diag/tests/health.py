@@ -23,7 +23,7 @@ VERDICTS = ("Passed", "Failed", "Error")
 SCOPE = "station"
 CLASSES = ("StationHealth",)
 # expectedDuration s, flashWrites (files written per run), flashBytes, network
-COST = (1, 0, 0, "None")
+COST = (0, 0, 0, "None")
 OUTCOME = "Passed when Healthy; Failed when Degraded or Unhealthy (healthStatus and evidence say why)"
 
 

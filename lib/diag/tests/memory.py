@@ -19,7 +19,7 @@ VERDICTS = ("Passed", "Failed", "Error")
 SCOPE = "station"
 CLASSES = ("MemoryHeadroom",)
 # expectedDuration s, flashWrites (files written per run), flashBytes, network
-COST = (1, 0, 0, "None")
+COST = (0, 0, 0, "None")
 OUTCOME = "Passed: free heap and largest allocatable block are at or above their limits"
 
 

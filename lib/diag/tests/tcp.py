@@ -20,7 +20,7 @@ VERDICTS = ("Passed", "Failed", "Inconclusive", "Error", "TimedOut")
 SCOPE = "station"
 CLASSES = ("EndpointReachability",)
 # expectedDuration s, flashWrites (files written per run), flashBytes, network
-COST = (1, 0, 0, "External")
+COST = (0, 0, 0, "External")
 OUTCOME = ("Passed: every endpoint accepted a TCP connection within maxConnectMs; evidence says open, "
            "refused, timeout (filtered) or unreachable per endpoint")
 _CODES = ("refused", "Refused", "timeout", "NoAnswer", "unreachable", "Unreachable")
