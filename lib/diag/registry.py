@@ -8,6 +8,9 @@ import lazy
 import log
 
 _PKG = "diag.tests."
+# What a descriptor is built from (descriptor()), hashed for the catalog version.
+_DECLARED = ("TYPE", "VERSION", "DESCRIPTION", "SCOPE", "PARAMS", "CONSTRAINTS", "MEASURES", "VERDICTS",
+             "OUTCOME", "CLASSES", "COST")
 
 
 def _listing():
@@ -132,8 +135,9 @@ class Registry:
             self.unload(tid)
 
     def version(self):
-        """catalogVersion: 16 hex digits of a SHA-256 over the canonical JSON of every
-        descriptor, in testId order. Streamed: one descriptor in RAM at a time.
+        """catalogVersion: 16 hex digits of a SHA-256 over every test's descriptor
+        declaration, in testId order. Streamed a tuple entry at a time: no descriptor
+        (a 4 KB object for the meter test) and no catalog is built for it.
         Computed once per boot (descriptors change only with the firmware or the
         files, i.e. across a restart), never cached on flash: a cache keyed on the
         set of test ids would miss a module whose descriptor changed. Normally ready
@@ -144,9 +148,7 @@ class Registry:
         return self._version
 
     async def compute(self):
-        # One module per step with the event loop in between: each step loads and
-        # describes a test (a few ms on a microcontroller), all of them together would
-        # stall OCPP traffic.
+        # One module per step with the event loop in between.
         import asyncio
         for _ in self._hash():
             await asyncio.sleep_ms(0)
@@ -154,10 +156,24 @@ class Registry:
     def _hash(self):
         import binascii
         import hashlib
-        from diag.result import canonical
-        h = hashlib.sha256()
+        # The descriptor's form: change it whenever descriptor() builds something else
+        # from the same declarations.
+        h = hashlib.sha256(b"diag-catalog-1")
         for tid, _ in self.index:
-            h.update(canonical(self.descriptor(tid)).encode())
-            h.update(b"\n")
+            m = self.load(tid)
+            try:
+                h.update("\n" + tid)
+                for a in _DECLARED:
+                    v = getattr(m, a, None)
+                    if type(v) is tuple:
+                        for x in v:
+                            h.update(repr(x))
+                            h.update(",")
+                    else:
+                        h.update(repr(v))
+                    h.update(";")
+            finally:
+                m = None
+                self.unload(tid)
             yield
         self._version = binascii.hexlify(h.digest()[:8]).decode()
