@@ -114,6 +114,7 @@ def test_config_errors_give_one_line_and_exit_2(tmp_path):
         (good.replace("ws://", "wss://") % "", "'caFile'"),
         (good % ', "extensions": ["nope"]', "'extensions'"),
         (good % ', "production": "yes"', "'production'"),
+        (good % ', "allowIntrusive": 0', "'allowIntrusive'"),
         (good % ', "complianceRules": 5', "'complianceRules'"),
         (good % ', "diagTargets": {"ntpServers": "a,b"}', "'diagTargets.ntpServers' must be a list"),
         (good % ', "diagTargets": {"ntp": []}', "'diagTargets' has no key 'ntp'"),

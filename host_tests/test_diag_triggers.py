@@ -156,10 +156,11 @@ def _dt(csms, station, message_id, data, vid="org.openchargealliance.diagnostics
 @pytest.mark.req("DG07.FR.01", "DG07.FR.02", "DG07.FR.03", "DG07.FR.04")
 def test_data_transfer_binding(csms, agent):
     res = _dt(csms, agent.station, "GetDiagnosticsCatalog", {"requestId": 3, "testId": ["memory"]})
-    assert res["status"] == "Accepted" and res["data"] == {"status": "Accepted"}
+    assert res["status"] == "Accepted" and res["data"]["status"] == "Accepted"
     rec = csms.wait_for("DataTransfer", station=agent.station,
                         predicate=lambda r: r["payload"].get("messageId") == "NotifyDiagnosticsCatalog")
     assert rec["payload"]["data"]["test"][0]["testId"] == "memory"
+    assert rec["payload"]["data"]["catalogVersion"] == res["data"]["catalogVersion"]
     res = _dt(csms, agent.station, "StartDiagnostics",
               {"requestId": 4, "test": [{"testId": "memory"}]})
     assert res["data"]["status"] == "Accepted"

@@ -77,6 +77,37 @@ DESCRIPTOR_METER = {
     "expectedOutcome": {"verdicts": ["Passed", "Failed", "Error", "TimedOut", "Aborted"]},
 }
 
+# DG10-DG13: a descriptor with scope, test classes and planning (the reference `flash`
+# test), and one aimed at connectors.
+DESCRIPTOR_FLASH = {
+    "testId": "flash",
+    "testType": "SelfTest",
+    "version": "1.0",
+    "description": "Free flash; a scratch file written, read back and verified",
+    "scope": "station",
+    "parameter": [{"name": "sizeBytes", "dataType": "integer", "unit": "B", "minValue": 64,
+                   "maxValue": 1048576, "defaultValue": 4096, "required": False}],
+    "constraints": {"intrusive": False, "exclusiveResources": ["flash"], "timeout": 30, "minInterval": 5,
+                    "needsNetwork": False},
+    "expectedOutcome": {"measurement": [{"name": "freeSpace", "unit": "B", "limit": ">= minFreeBytes"},
+                                        {"name": "writeTime", "unit": "ms"}, {"name": "readTime", "unit": "ms"}],
+                        "verdicts": ["Passed", "Failed", "Error"]},
+    "testClass": ["StorageHealth", "com.example.WearCheck"],
+    "planning": {"expectedDuration": 0, "flashWrites": 1, "flashBytes": 4096, "network": "None"},
+}
+
+DESCRIPTOR_CONTACTOR = {
+    "testId": "contactor",
+    "testType": "IntegrationTest",
+    "version": "0.9",
+    "description": "Closes and opens the contactor of one connector and checks its feedback contact (Schütz)",
+    "scope": "connector",
+    "constraints": {"allowedStates": ["Available"], "intrusive": True, "timeout": 20, "minInterval": 60,
+                    "needsNetwork": False},
+    "expectedOutcome": {"verdicts": ["Passed", "Failed", "Error", "Aborted"]},
+    "planning": {"expectedDuration": 3, "flashWrites": 0, "flashBytes": 0, "network": "None"},
+}
+
 RESULT = {
     # the worked example of SPEC.md, "Checksum": a real result shape of the reference
     # `memory` test (every parameter, defaults included; statusInfo for a Failed verdict)
@@ -100,6 +131,20 @@ RESULT = {
     "checksum": "47f932ae4b12625e7b5d0d4a824d666d365af18f71aa796f505f7f9029c45b4e",
 }
 
+RESULT_TARGETED = {
+    "resultId": 44,
+    "requestId": 9,
+    "testId": "contactor",
+    "testType": "IntegrationTest",
+    "requestor": "técnico:zoë",
+    "trigger": "OnDemand",
+    "evse": {"id": 2, "connectorId": 1},
+    "startTime": "2025-06-01T10:20:00Z",
+    "endTime": "2025-06-01T10:20:03Z",
+    "verdict": "Passed",
+    "checksum": "0" * 64,
+}
+
 RESULT_FAILED = {
     "resultId": 43,
     "testId": "HealthCheck",
@@ -120,16 +165,21 @@ VALID = {
         {"requestId": 1},
         {"requestId": 2, "testType": ["SelfTest", "HealthCheck"], "testId": ["MemoryCheck"],
          "customData": {"vendorId": "com.example", "x": 1}},
+        {"requestId": 3, "catalogVersion": "3f2a9c01d4e5b6a7"},
     ],
     "GetDiagnosticsCatalogResponse": [
         {"status": "Accepted"},
         {"status": "EmptyResultSet", "statusInfo": {"reasonCode": "NoMatch"}},
+        {"status": "Unchanged", "catalogVersion": "3f2a9c01d4e5b6a7"},
+        {"status": "Accepted", "catalogVersion": "3f2a9c01d4e5b6a7"},
     ],
     "NotifyDiagnosticsCatalogRequest": [
-        {"requestId": 1, "generatedAt": "2025-06-01T10:00:00Z", "seqNo": 0, "tbc": True,
-         "test": [DESCRIPTOR_MEMORY]},
-        {"requestId": 1, "generatedAt": "2025-06-01T10:00:00Z", "seqNo": 1,
-         "test": [DESCRIPTOR_METER]},
+        {"requestId": 1, "catalogVersion": "3f2a9c01d4e5b6a7", "generatedAt": "2025-06-01T10:00:00Z",
+         "seqNo": 0, "tbc": True, "test": [DESCRIPTOR_MEMORY]},
+        {"requestId": 1, "catalogVersion": "3f2a9c01d4e5b6a7", "generatedAt": "2025-06-01T10:00:00Z",
+         "seqNo": 1, "test": [DESCRIPTOR_METER]},
+        {"requestId": 2, "catalogVersion": "3f2a9c01d4e5b6a7", "generatedAt": "2025-06-01T10:00:00Z",
+         "seqNo": 0, "test": [DESCRIPTOR_FLASH, DESCRIPTOR_CONTACTOR]},
     ],
     "NotifyDiagnosticsCatalogResponse": [{}, {"customData": {"vendorId": "com.example"}}],
     "StartDiagnosticsRequest": [
@@ -141,6 +191,8 @@ VALID = {
         {"requestId": 9, "test": [{"testId": "HealthCheck"}],
          "schedule": {"interval": 3600, "startTime": "2025-06-02T00:00:00Z"}},
         {"requestId": 10, "test": [{"testId": "HealthCheck"}], "schedule": {"interval": 0}},
+        {"requestId": 11, "requestor": "técnico:zoë",
+         "test": [{"testId": "contactor", "evse": {"id": 2, "connectorId": 1}}, {"testId": "memory"}]},
     ],
     "StartDiagnosticsResponse": [
         {"status": "Accepted"},
@@ -155,6 +207,8 @@ VALID = {
         {"requestId": 8, "status": "Accepted", "timestamp": "2025-06-01T10:15:00Z", "completed": 0, "total": 2},
         {"requestId": 8, "status": "Running", "timestamp": "2025-06-01T10:15:00Z", "testId": "MemoryCheck",
          "completed": 0, "total": 2},
+        {"requestId": 11, "status": "Running", "timestamp": "2025-06-01T10:15:00Z", "testId": "contactor",
+         "evse": {"id": 2, "connectorId": 1}, "completed": 0, "total": 2},
         {"requestId": 8, "status": "Cancelled", "timestamp": "2025-06-01T10:15:03Z",
          "statusInfo": {"reasonCode": "Cancelled", "additionalInfo": "CancelDiagnostics"}},
     ],
@@ -162,6 +216,7 @@ VALID = {
     "NotifyDiagnosticsResultRequest": [
         {"result": RESULT},
         {"result": RESULT_FAILED, "reportRequestId": 20, "seqNo": 0, "tbc": False},
+        {"result": RESULT_TARGETED},
     ],
     "NotifyDiagnosticsResultResponse": [{}],
     "GetDiagnosticsResultsRequest": [
@@ -201,10 +256,25 @@ INVALID = [
     ("GetDiagnosticsCatalogRequest", 0, _set(["requestId"], "1"), "requestId as string"),
     ("GetDiagnosticsCatalogRequest", 0, _set(["filter"], {}), "extra property"),
     ("GetDiagnosticsCatalogRequest", 1, _drop(["customData", "vendorId"]), "customData without vendorId"),
+    ("GetDiagnosticsCatalogRequest", 2, _set(["catalogVersion"], "v" * 37), "catalogVersion too long"),
+    ("GetDiagnosticsCatalogRequest", 2, _set(["catalogVersion"], ""), "empty catalogVersion"),
+    ("GetDiagnosticsCatalogRequest", 2, _set(["catalogVersion"], 17), "catalogVersion not a string"),
     ("GetDiagnosticsCatalogResponse", 0, _set(["status"], "Busy"), "wrong status"),
+    ("GetDiagnosticsCatalogResponse", 2, _set(["catalogVersion"], "v" * 37), "catalogVersion too long"),
     ("GetDiagnosticsCatalogResponse", 1, _set(["statusInfo"], {"reasonCode": "x" * 21}), "reasonCode too long"),
     # NotifyDiagnosticsCatalog
     ("NotifyDiagnosticsCatalogRequest", 0, _drop(["test"]), "missing test"),
+    ("NotifyDiagnosticsCatalogRequest", 0, _drop(["catalogVersion"]), "missing catalogVersion"),
+    ("NotifyDiagnosticsCatalogRequest", 2, _set(["test", 0, "scope"], "building"), "unknown scope"),
+    ("NotifyDiagnosticsCatalogRequest", 2, _set(["test", 0, "testClass"], []), "empty testClass list"),
+    ("NotifyDiagnosticsCatalogRequest", 2, _set(["test", 0, "testClass"], ["C" * 51]), "testClass too long"),
+    ("NotifyDiagnosticsCatalogRequest", 2, _set(["test", 0, "testClass"], "StorageHealth"), "testClass not a list"),
+    ("NotifyDiagnosticsCatalogRequest", 2, _drop(["test", 0, "planning", "network"]), "planning without network"),
+    ("NotifyDiagnosticsCatalogRequest", 2, _set(["test", 0, "planning", "network"], "Internet"), "unknown network"),
+    ("NotifyDiagnosticsCatalogRequest", 2, _set(["test", 0, "planning", "flashBytes"], -1), "negative flashBytes"),
+    ("NotifyDiagnosticsCatalogRequest", 2, _set(["test", 0, "planning", "expectedDuration"], 1.5),
+     "expectedDuration not integer"),
+    ("NotifyDiagnosticsCatalogRequest", 2, _set(["test", 1, "planning", "cost"], 3), "extra property in planning"),
     ("NotifyDiagnosticsCatalogRequest", 0, _set(["seqNo"], -1), "negative seqNo"),
     ("NotifyDiagnosticsCatalogRequest", 0, _drop(["test", 0, "constraints"]), "descriptor without constraints"),
     ("NotifyDiagnosticsCatalogRequest", 0, _drop(["test", 0, "constraints", "timeout"]), "constraints without timeout"),
@@ -231,6 +301,10 @@ INVALID = [
     ("StartDiagnosticsRequest", 2, _set(["schedule", "interval"], -1), "negative interval"),
     ("StartDiagnosticsRequest", 2, _drop(["schedule", "interval"]), "schedule without interval"),
     ("StartDiagnosticsRequest", 0, _set(["test", 0, "timeout"], 5), "extra property in test"),
+    ("StartDiagnosticsRequest", 4, _drop(["test", 0, "evse", "id"]), "evse without id"),
+    ("StartDiagnosticsRequest", 4, _set(["test", 0, "evse", "id"], -1), "negative evse id"),
+    ("StartDiagnosticsRequest", 4, _set(["test", 0, "evse", "connectorId"], "1"), "connectorId as string"),
+    ("StartDiagnosticsRequest", 4, _set(["test", 0, "evse", "connector"], 1), "extra property in evse"),
     ("StartDiagnosticsResponse", 0, _set(["status"], "Finished"), "wrong status"),
     ("StartDiagnosticsResponse", 1, _drop(["statusInfo", "reasonCode"]), "statusInfo without reasonCode"),
     ("StartDiagnosticsResponse", 1, _set(["statusInfo", "additionalInfo"], "i" * 1025), "additionalInfo too long"),
@@ -246,6 +320,7 @@ INVALID = [
     ("NotifyDiagnosticsStatusRequest", 1, _set(["completed"], -1), "negative completed"),
     ("NotifyDiagnosticsStatusRequest", 1, _set(["total"], "2"), "total as string"),
     ("NotifyDiagnosticsStatusRequest", 1, _set(["verdict"], "Passed"), "extra property"),
+    ("NotifyDiagnosticsStatusRequest", 2, _drop(["evse", "id"]), "evse without id"),
     ("NotifyDiagnosticsStatusResponse", 0, _set(["status"], "Accepted"), "extra property"),
     # NotifyDiagnosticsResult
     ("NotifyDiagnosticsResultRequest", 0, _drop(["result"]), "missing result"),
@@ -267,6 +342,8 @@ INVALID = [
     ("NotifyDiagnosticsResultRequest", 0, _set(["result", "evidence"], "e" * 1001), "evidence too long"),
     ("NotifyDiagnosticsResultRequest", 0, _set(["result", "hmac"], "00"), "extra property in result"),
     ("NotifyDiagnosticsResultRequest", 1, _set(["seqNo"], -1), "negative seqNo"),
+    ("NotifyDiagnosticsResultRequest", 2, _set(["result", "evse"], {"connectorId": 1}), "result evse without id"),
+    ("NotifyDiagnosticsResultRequest", 2, _set(["result", "evse", "id"], 1.5), "result evse id not integer"),
     ("NotifyDiagnosticsResultResponse", 0, _set(["resultId"], 42), "extra property"),
     # GetDiagnosticsResults
     ("GetDiagnosticsResultsRequest", 1, _drop(["requestId"]), "missing requestId"),

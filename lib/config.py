@@ -99,6 +99,8 @@ def check(cfg):
         raise ConfigError("'extensions' may hold only \"diag\"")
     if type(cfg["production"]) is not bool:
         raise ConfigError("'production' must be true or false")
+    if "allowIntrusive" in cfg and type(cfg["allowIntrusive"]) is not bool:
+        raise ConfigError("'allowIntrusive' must be true or false")
     rules = cfg.get("complianceRules")
     if rules is not None and (type(rules) is not str or len(rules) > 1000):
         raise ConfigError("'complianceRules' must be a string of at most 1000 characters")

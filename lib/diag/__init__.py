@@ -52,4 +52,9 @@ async def _startup(agent):
     d = agent.diag
     if agent.dm.get("DiagnosticsCtrlr", "StartupTiming") == "BeforeBoot":
         d.run_startup()
+    try:
+        await d.registry.compute()  # catalogVersion (DG11), before a CSMS asks for it
+    except Exception as e:  # MemoryError too: then on first use; schedules must run
+        import log
+        log.warn("diag: catalog version deferred: %s", type(e).__name__)
     await scheduler.run(agent)

@@ -20,7 +20,10 @@ ResultsStored||i|R||||||
 ResultsPending||i|R||||||
 RunningTests||s|R||||||
 ResultSigningKey||s|W|||165|||
-ResultSigningKeyId||s|R|||36|||"""
+ResultSigningKeyId||s|R|||36|||
+CatalogVersion||s|R|||36||c|
+IntrusiveAllowed||b|RW||||||true
+FlashWriteBudget||i|RW|B|0|16777216|||1048576"""
 
 _TEST = """
 TestType||o|R||||SelfTest;IntegrationTest;HealthCheck;SecurityTest;ComplianceTest;PerformanceTest|c|
@@ -50,6 +53,10 @@ def install(agent):
         if var == "RunningTests":
             r = d._runner
             return ",".join(r.current) if r else ""
+        if var == "CatalogVersion":
+            return d.registry.version()
+        if var == "IntrusiveAllowed" and cfg.get("allowIntrusive") is False:
+            return "false"
         if var == "HealthCheckInterval":
             return cfg.get("healthCheckInterval")
         if var == "StartupTests":
@@ -61,6 +68,10 @@ def install(agent):
     def ctrlr_set(var, inst, value):
         if var == "ResultSigningKey":
             return _signing_key(agent, value)
+        # The installer's "no intrusive tests" (config allowIntrusive false) is not the
+        # CSMS's to lift (DG14).
+        if var == "IntrusiveAllowed" and value == "true" and cfg.get("allowIntrusive") is False:
+            return "PinnedByConfig"  # a reasonCode: at most 20 characters
         return None
 
     agent.dm.add(Component("DiagnosticsCtrlr", _CTRLR, get=ctrlr, on_set=ctrlr_set))

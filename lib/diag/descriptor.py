@@ -2,12 +2,34 @@
 # one module ("int" for "integer") must cost that test, never the whole catalog. The
 # limits are those of DiagnosticTestDescriptorType (docs/diagnostics/schemas), so a
 # descriptor that passes here always makes a valid catalog message.
+from diag.result import VERDICTS  # the runner needs them too, without this module
 
 TEST_TYPES = ("SelfTest", "IntegrationTest", "HealthCheck", "SecurityTest", "ComplianceTest",
               "PerformanceTest")
-VERDICTS = ("Passed", "Failed", "Inconclusive", "Error", "Aborted", "TimedOut", "Skipped")
 _DATA_TYPES = ("integer", "decimal", "boolean", "string", "enum")
 _STATES = ("Available", "Occupied", "Reserved", "Unavailable", "Faulted")
+SCOPES = ("station", "evse", "connector")
+NETWORK = ("None", "Local", "Csms", "External")
+# Well-known test classes (SPEC.md, DG12): a test claiming one declares at least
+# these measurements, with these units (None: any unit). Kept here, in the module
+# that is loaded only when the test index is rebuilt, never in the running agent.
+# Vendor classes carry a dot (reverse domain name) and are not checked.
+CLASSES = (
+    ("MemoryHeadroom", (("freeHeap", "B"), ("largestBlock", "B"))),
+    ("StorageHealth", (("freeSpace", "B"), ("writeTime", "ms"), ("readTime", "ms"))),
+    ("ClockDrift", (("offset", "ms"), ("drift", "ppm"))),
+    ("MeterReachability", (("responseTime", "ms"), ("value", None))),
+    ("CsmsLatency", (("heartbeatRtt", "ms"),)),
+    ("DnsResolution", (("resolveTime@name", "ms"), ("rcode@name", None))),
+    ("TimeSourceReachability", (("offset@server", "ms"), ("delay@server", "ms"), ("stratum@server", None))),
+    ("TimeSourceAuthenticity", (("chainVerified@server", None),)),
+    ("EndpointReachability", (("connectTime@endpoint", "ms"),)),
+    ("CertificateValidity", (("caValidDays", "d"),)),
+    ("StationHealth", (("freeHeap", "B"), ("freeFlash", "B"), ("loopLag", "ms"))),
+    ("ConfigurationCompliance", ()),
+    ("ReportPerformance", (("reportTime", "ms"), ("heapUsed", "B"))),
+    ("SoftwareIntegrity", (("integrityVerified", None),)),
+)
 
 
 class Bad(Exception):
@@ -107,5 +129,42 @@ def check(m):
         _text(x[1], 20, "measurement %s unit" % x[0], True)
         _text(x[2], 100, "measurement %s limit" % x[0], True)
     _strings(m.VERDICTS, 20, "VERDICTS", VERDICTS)
+    _planning(m)
     if not callable(m.run):
         raise Bad("run must be an async function")
+
+
+def _planning(m):
+    """SCOPE, CLASSES and COST: optional (a module written before them is a
+    station-wide test with no declared class or cost), checked when present."""
+    scope = getattr(m, "SCOPE", "station")
+    if scope not in SCOPES:
+        raise Bad("SCOPE %r is not one of %s" % (scope, ",".join(SCOPES)))
+    classes = getattr(m, "CLASSES", ())
+    if classes != ():
+        _strings(classes, 50, "CLASSES")
+    have = [(x[0], x[1]) for x in m.MEASURES]
+    for c in classes:
+        if "." in c:
+            continue  # a vendor's class: its definition is the vendor's
+        for name, need in CLASSES:
+            if name == c:
+                break
+        else:
+            raise Bad("CLASSES: %r is not a well-known class (a vendor class has a dot)" % c)
+        for mname, unit in need:
+            for hn, hu in have:
+                if hn == mname and (unit is None or hu == unit):
+                    break
+            else:
+                raise Bad("class %s needs measurement %s%s" % (c, mname, " in " + unit if unit else ""))
+    cost = getattr(m, "COST", None)
+    if cost is None:
+        return
+    if type(cost) is not tuple or len(cost) != 4:
+        raise Bad("COST must be (expectedDuration s, flashWrites, flashBytes, network)")
+    for v in cost[:3]:
+        if type(v) is not int or v < 0:
+            raise Bad("COST expectedDuration, flashWrites and flashBytes must be integers >= 0")
+    if cost[3] not in NETWORK:
+        raise Bad("COST network %r is not one of %s" % (cost[3], ",".join(NETWORK)))

@@ -1,6 +1,7 @@
 # The diagnostics model's state on the station: the tests it offers, the runner,
 # the results journal and the delivery of results to the CSMS.
 import asyncio
+import time
 
 import log
 from diag.journal import Journal
@@ -99,8 +100,8 @@ class Diagnostics:
             verdict = "Aborted"
             for i, t in enumerate(run.get("tests") or ()):
                 rid = first + i
-                if rid in j.ids or type(t) is not list or len(t) != 2:
-                    continue
+                if rid in j.ids or type(t) is not list or len(t) not in (2, 3):
+                    continue  # [testId, parameters] or, aimed at an EVSE, [.., evse]
                 if [1 for x in j.tampered if x[0] == rid]:
                     verdict = "Skipped"
                     continue
@@ -110,7 +111,7 @@ class Diagnostics:
                 r = result.make(rid, t[0], self.registry.type_of(t[0]) or "SelfTest",
                                 run.get("requestor") or "CSMS", run.get("trigger") or "OnDemand",
                                 params, run.get("t") or clock.iso(), clock.iso(), verdict, ctx,
-                                run.get("requestId"))
+                                run.get("requestId"), t[2] if len(t) == 3 and type(t[2]) is dict else None)
                 j.append(r)
                 self.remember(t[0], verdict, r["endTime"], rid, None)
                 log.warn("diag: result %d (%s) %s: station restarted", rid, t[0], verdict)
@@ -129,12 +130,12 @@ class Diagnostics:
     def tests_of_type(self, ttype):
         return [t for t, ty in self.registry.index if ty == ttype]
 
-    def start_internal(self, tid, params, requestor, trigger, more=()):
+    def start_internal(self, tid, params, requestor, trigger, evse=None, more=()):
         """A run the station decides on (schedule, start-up, health interval,
         CustomTrigger); `more`: further test ids run after it in the same run, one
         after the other. A refusal is journaled as a Skipped result per test."""
         r = self.runner
-        tests = [{"testId": tid, "parameter": params}] + [{"testId": t} for t in more]
+        tests = [{"testId": tid, "parameter": params, "evse": evse}] + [{"testId": t} for t in more]
         try:
             coro = r.start(None, requestor, trigger, tests)
         except Exception as e:
@@ -143,7 +144,7 @@ class Diagnostics:
             for t in tests:
                 log.info("diag: %s run of %s skipped: %s", trigger, t["testId"], info)
                 if self.registry.type_of(t["testId"]):
-                    r.skip(t["testId"], {}, requestor, trigger, None, code, info)
+                    r.skip(t["testId"], {}, requestor, trigger, None, code, info, None, evse)
             return None
         return self.agent.spawn(coro)
 
@@ -187,6 +188,27 @@ class Diagnostics:
         finally:
             self._delivering = False
 
+    async def delivered(self, first, n):
+        """Wait until results first..first+n-1 are acknowledged, the link is down (they
+        wait in the journal; the status would be dropped anyway) or the CSMS has
+        acknowledged none of them for a message timeout (it is not answering)."""
+        a = self.agent
+        j = self.journal
+        left = n + 1
+        while a.rpc.online:
+            k = 0
+            for rid in j.pending:  # rebuilt on acknowledgement: read it anew
+                if first <= rid < first + n:
+                    k += 1
+            if k == 0:
+                return
+            if k < left:
+                left = k
+                t0 = time.ticks_ms()
+            elif time.ticks_diff(time.ticks_ms(), t0) > a.rpc.timeout_ms:
+                return
+            await asyncio.sleep_ms(20)
+
     def on_online(self):
         if not self.booted:
             self.booted = True
@@ -209,4 +231,4 @@ class Diagnostics:
             else:
                 self.start_internal(tid, None, "StartUp", "StartUp")
         if ok:
-            self.start_internal(ok[0], None, "StartUp", "StartUp", ok[1:])
+            self.start_internal(ok[0], None, "StartUp", "StartUp", None, ok[1:])

@@ -8,6 +8,9 @@ import lazy
 import log
 
 _PKG = "diag.tests."
+# What a descriptor is built from (descriptor()), hashed for the catalog version.
+_DECLARED = ("TYPE", "VERSION", "DESCRIPTION", "SCOPE", "PARAMS", "CONSTRAINTS", "MEASURES", "VERDICTS",
+             "OUTCOME", "CLASSES", "COST")
 
 
 def _listing():
@@ -57,6 +60,7 @@ class Registry:
         self.extra = {}  # testId -> module registered by the charger's firmware (charger.py)
         self.index = []  # [(testId, testType)], sorted by id
         self.bad = []  # [(testId, reason)]
+        self._version = None  # catalogVersion, computed on first use
         ids = sorted(only or _builtin() or _listing())
         if not ids:
             log.warn("diag: no tests found; frozen firmware must list them in diagTests")
@@ -154,9 +158,61 @@ class Registry:
                     ms.append(d)
                 out["measurement"] = ms
             d = {"testId": tid, "testType": m.TYPE, "version": m.VERSION,
-                 "description": m.DESCRIPTION, "constraints": c, "expectedOutcome": out}
+                 "description": m.DESCRIPTION, "scope": getattr(m, "SCOPE", "station"),
+                 "constraints": c, "expectedOutcome": out}
             if m.PARAMS:
                 d["parameter"] = [describe(p) for p in m.PARAMS]
+            classes = getattr(m, "CLASSES", ())
+            if classes:
+                d["testClass"] = list(classes)
+            cost = getattr(m, "COST", None)
+            if cost:
+                d["planning"] = {"expectedDuration": cost[0], "flashWrites": cost[1],
+                                 "flashBytes": cost[2], "network": cost[3]}
             return d
         finally:
             self.unload(tid)
+
+    def version(self):
+        """catalogVersion: 16 hex digits of a SHA-256 over every test's descriptor
+        declaration, in testId order. Streamed a tuple entry at a time: no descriptor
+        (a 4 KB object for the meter test) and no catalog is built for it.
+        Computed once per boot (descriptors change only with the firmware or the
+        files, i.e. across a restart), never cached on flash: a cache keyed on the
+        set of test ids would miss a module whose descriptor changed. Normally ready
+        from start-up (compute()); computed here, at once, only if asked before."""
+        if self._version is None:
+            for _ in self._hash():
+                pass
+        return self._version
+
+    async def compute(self):
+        # One module per step with the event loop in between.
+        import asyncio
+        for _ in self._hash():
+            await asyncio.sleep_ms(0)
+
+    def _hash(self):
+        import binascii
+        import hashlib
+        # The descriptor's form: change it whenever descriptor() builds something else
+        # from the same declarations.
+        h = hashlib.sha256(b"diag-catalog-1")
+        for tid, _ in self.index:
+            m = self.load(tid)
+            try:
+                h.update("\n" + tid)
+                for a in _DECLARED:
+                    v = getattr(m, a, None)
+                    if type(v) is tuple:
+                        for x in v:
+                            h.update(repr(x))
+                            h.update(",")
+                    else:
+                        h.update(repr(v))
+                    h.update(";")
+            finally:
+                m = None
+                self.unload(tid)
+            yield
+        self._version = binascii.hexlify(h.digest()[:8]).decode()

@@ -6,6 +6,9 @@
 import json
 
 _EVIDENCE_MAX = 1000
+# Here, not in diag.descriptor: the runner checks verdicts on every run, and the
+# descriptor checker (with its class table) is loaded only to build the test index.
+VERDICTS = ("Passed", "Failed", "Inconclusive", "Error", "Aborted", "TimedOut", "Skipped")
 
 
 def canonical(x):
@@ -68,11 +71,13 @@ def number(v):
     return v
 
 
-def make(rid, tid, ttype, requestor, trigger, params, start, end, verdict, ctx, request_id=None):
+def make(rid, tid, ttype, requestor, trigger, params, start, end, verdict, ctx, request_id=None, evse=None):
     r = {"resultId": rid, "testId": tid, "testType": ttype, "requestor": requestor,
          "trigger": trigger, "startTime": start, "endTime": end, "verdict": verdict}
     if request_id is not None:
         r["requestId"] = request_id
+    if evse:
+        r["evse"] = evse  # the target (DG10): covered by the checksum like every field
     if params:
         from diag.params import as_list
         r["parameter"] = as_list(params)

@@ -13,7 +13,7 @@ from diag import result
 from diag.params import Refused, resolve
 from ocpp.rpc import CallError, Offline
 
-from diag.descriptor import VERDICTS
+from diag.result import VERDICTS
 _FAILURES = ("Failed", "Error", "TimedOut", "Aborted")
 
 
@@ -34,7 +34,7 @@ class Runner:
 
     # --- checks ---------------------------------------------------------------
     def plan(self, tests):
-        """[{testId, parameter}] -> [(testId, values)]; raises Refused."""
+        """[{testId, parameter, evse}] -> [(testId, values, evse)]; raises Refused."""
         reg = self.agent.diag.registry
         out = []
         for t in tests:
@@ -43,17 +43,39 @@ class Runner:
                 raise Refused("UnknownTest", "test %s: not offered by this station" % tid)
             m = reg.load(tid)
             try:
-                out.append((tid, resolve(m.PARAMS, t.get("parameter"))))
+                vals = resolve(m.PARAMS, t.get("parameter"))
             except Refused as e:
                 e.info = "test %s, %s" % (tid, e.info)
                 raise
             finally:
                 reg.unload(tid)
+            scope = getattr(m, "SCOPE", "station")
+            m = None
+            evse = t.get("evse")
+            if evse is not None or scope != "station":
+                from diag.scope import target
+                evse = target(self.agent, tid, scope, evse)
+            out.append((tid, vals, evse))
         return out
 
-    def check(self, tid, m, own=0):
+    def authorize(self, plan, requestor, trigger):
+        """Who may run the intrusive tests of a plan: judged for the request as a
+        whole, before anything starts (DG14); raises Refused."""
+        reg = self.agent.diag.registry
+        for tid, _, _ in plan:
+            m = reg.load(tid)
+            try:
+                if m.CONSTRAINTS[1]:
+                    from diag import guards
+                    guards.authorize(self.agent, tid, requestor, trigger)
+            finally:
+                m = None
+                reg.unload(tid)
+
+    def check(self, tid, m, own=0, evse=None, vals=None):
         """Raise Refused / Busy when the test may not start now. `own`: 1 when the
-        asking request is itself one of the active ones."""
+        asking request is itself one of the active ones; `evse`: its target (only the
+        targeted connectors count); `vals`: its parameters (flash-write budget)."""
         a = self.agent
         dm = a.dm
         if dm.get("DiagnosticsCtrlr", "Enabled") != "true":
@@ -64,7 +86,7 @@ class Runner:
         states, intrusive, resources, timeout, min_iv, network = m.CONSTRAINTS
         if states or intrusive:
             allowed = states or ("Available", "Unavailable", "Faulted")
-            for e, n in a.connectors():
+            for e, n in a.connectors_of(evse):
                 s = a.connector_status(e, n)
                 if s not in allowed:
                     raise Refused("StateNotAllowed", "test %s: connector %d/%d is %s" % (tid, e, n, s))
@@ -74,6 +96,9 @@ class Runner:
             raise Refused("SessionActive", "test %s is intrusive and a charging session is in progress" % tid)
         if network and not a.rpc.online:
             raise Refused("NoNetwork", "test %s needs the network" % tid)
+        if getattr(m, "COST", None) and m.COST[2]:
+            from diag import guards
+            guards.check_budget(a, tid, m, vals)
         last = self.started.get(tid)
         if last is not None and min_iv:
             left = min_iv * 1000 - time.ticks_diff(time.ticks_ms(), last)
@@ -95,11 +120,12 @@ class Runner:
             raise Refused("DuplicateRequest", "request %d is still running" % req_id)
         plan = self.plan(tests)
         reg = self.agent.diag.registry
-        for i, (tid, _) in enumerate(plan):
+        self.authorize(plan, requestor, trigger)
+        for i, (tid, vals, evse) in enumerate(plan):
             m = reg.load(tid)
             try:
                 if i == 0:
-                    self.check(tid, m)
+                    self.check(tid, m, 0, evse, vals)
                 elif self.agent.dm.get("DiagnosticsCtrlr", "Enabled") != "true":
                     raise Refused("Disabled", "diagnostics are disabled")
             finally:
@@ -124,7 +150,7 @@ class Runner:
         from diag.params import as_list
         d = self.agent.diag
         first = d.reserve(len(plan))
-        rec = {"n": len(plan), "tests": [[tid, as_list(v)] for tid, v in plan],
+        rec = {"n": len(plan), "tests": [[tid, as_list(v)] + ([e] if e else []) for tid, v, e in plan],
                "requestor": requestor, "trigger": trigger, "t": clock.iso()}
         if req_id is not None:
             rec["requestId"] = req_id
@@ -149,23 +175,24 @@ class Runner:
         failed = False
         final = "Finished"
         try:
-            for tid, vals in plan:
+            for tid, vals, evse in plan:
                 if failed and stop:
                     self.skip(tid, vals, requestor, trigger, req_id, "StopOnFailure",
-                              "an earlier test of this request failed", first + done)
+                              "an earlier test of this request failed", first + done, evse)
                 else:
-                    await self._status(req_id, "Running", via, tid, done, total)
+                    await self._status(req_id, "Running", via, tid, done, total, evse)
                     # From here on the test writes its own result, even when cancelled.
                     done += 1
                     v = await self._run_one_surely(tid, vals, requestor, trigger, req_id, done > 1,
-                                                   first + done - 1)
+                                                   first + done - 1, evse)
                     failed = failed or v in _FAILURES
                     continue
                 done += 1
         except asyncio.CancelledError:
             for i in range(done, total):
-                tid, vals = plan[i]
-                self.skip(tid, vals, requestor, trigger, req_id, "Cancelled", "request cancelled", first + i)
+                tid, vals, evse = plan[i]
+                self.skip(tid, vals, requestor, trigger, req_id, "Cancelled", "request cancelled", first + i,
+                          evse)
             done = total
             final = "Cancelled"
         finally:
@@ -174,15 +201,27 @@ class Runner:
             self.active -= 1
             if req_id is not None:
                 self.runs.pop(req_id, None)
+        if req_id is not None:
+            # In a task of its own: after a cancel, MicroPython's wait_for cancels the
+            # task it waited in once more when the test's runner task ends, which
+            # would cut any await here short.
+            self.agent.spawn(self._finish(req_id, final, via, done, total, first))
+
+    async def _finish(self, req_id, final, via, done, total, first):
+        # The final status follows the request's results on the wire (SPEC 6.2, 6.3):
+        # a CSMS that reads Finished or Cancelled already has every result.
+        await self.agent.diag.delivered(first, total)
         await self._status(req_id, final, via, None, done, total)
 
-    async def _status(self, req_id, status, via, tid, done, total):
+    async def _status(self, req_id, status, via, tid, done, total, evse=None):
         if req_id is None:
             return
         p = {"requestId": req_id, "status": status, "timestamp": clock.iso(),
              "completed": done, "total": total}
         if tid:
             p["testId"] = tid
+        if evse:
+            p["evse"] = evse
         from diag import binding
         try:
             await binding.notify(self.agent, "NotifyDiagnosticsStatus", p, via)
@@ -191,7 +230,7 @@ class Runner:
             log.info("diag: status %s for request %d not delivered: %s", status, req_id, e)
 
     # --- one test -------------------------------------------------------------
-    async def run_one(self, tid, vals, requestor, trigger, req_id=None, check=True, rid=None):
+    async def run_one(self, tid, vals, requestor, trigger, req_id=None, check=True, rid=None, evse=None):
         d = self.agent.diag
         reg = d.registry
         m = reg.load(tid)
@@ -205,17 +244,20 @@ class Runner:
         try:
             if check:
                 try:
-                    self.check(tid, m, 1)
+                    self.check(tid, m, 1, evse, vals)
                 except Refused as e:
                     ctx.fail(e.code, e.info)
                     verdict = "Skipped"
                     return await self._journal(tid, m.TYPE, vals, requestor, trigger, req_id, start, verdict,
-                                               ctx, rid)
+                                               ctx, rid, evse)
             for r in resources:
                 self.locks[r] = tid
             locked = True
             self.current.append(tid)
             self.started[tid] = t0
+            if m.CONSTRAINTS[1] or getattr(m, "COST", None) and m.COST[2]:
+                from diag import guards
+                guards.started(self.agent, tid, m, vals, requestor, req_id, evse)
             if self.stall:
                 import micropython
                 self.stall.reset()
@@ -246,7 +288,7 @@ class Runner:
                          self.stall.max_ms, micropython.mem_total() - a0)
             else:
                 log.info("diag: %s %s in %d ms", tid, verdict, ms)
-            await self._journal(tid, m.TYPE, vals, requestor, trigger, req_id, start, verdict, ctx, rid)
+            await self._journal(tid, m.TYPE, vals, requestor, trigger, req_id, start, verdict, ctx, rid, evse)
         finally:
             if locked:
                 self.current.remove(tid)
@@ -259,26 +301,26 @@ class Runner:
             raise cancelled
         return verdict
 
-    def skip(self, tid, vals, requestor, trigger, req_id, code, info, rid=None):
+    def skip(self, tid, vals, requestor, trigger, req_id, code, info, rid=None, evse=None):
         ctx = result.Ctx(self.agent, vals)
         ctx.fail(code, info)
         now = clock.iso()
         self._record(tid, self.agent.diag.registry.type_of(tid), vals, requestor, trigger, req_id,
-                     now, "Skipped", ctx, rid)
+                     now, "Skipped", ctx, rid, evse)
 
-    async def _run_one_surely(self, tid, vals, requestor, trigger, req_id, check, rid):
+    async def _run_one_surely(self, tid, vals, requestor, trigger, req_id, check, rid, evse=None):
         """run_one, again when the heap was too short to even start it (loading the
         module, logging): the test ends in a result whatever the heap does."""
         for _ in range(20):
             try:
-                return await self.run_one(tid, vals, requestor, trigger, req_id, check, rid)
+                return await self.run_one(tid, vals, requestor, trigger, req_id, check, rid, evse)
             except MemoryError:
                 gc.collect()
                 await asyncio.sleep_ms(100)
         ctx = result.Ctx(self.agent, None)
         ctx.fail("OutOfMemory", "the test could not be started: no heap left")
         return await self._journal(tid, self.agent.diag.registry.type_of(tid), vals, requestor, trigger,
-                                   req_id, clock.iso(), "Error", ctx, rid)
+                                   req_id, clock.iso(), "Error", ctx, rid, evse)
 
     async def _journal(self, *args):
         """_record, retried while the heap is short: a burst of reports and catalogs
@@ -291,14 +333,15 @@ class Runner:
                 await asyncio.sleep_ms(100)
         return self._record(*args)
 
-    def _record(self, tid, ttype, vals, requestor, trigger, req_id, start, verdict, ctx, rid=None):
+    def _record(self, tid, ttype, vals, requestor, trigger, req_id, start, verdict, ctx, rid=None, evse=None):
         """Journal the result: exactly one per test, even when the heap is nearly full
         (then without its measurements and evidence, saying why)."""
         d = self.agent.diag
         if rid is None:
             rid = d.next_result_id()
         try:
-            r = result.make(rid, tid, ttype, requestor, trigger, vals, start, clock.iso(), verdict, ctx, req_id)
+            r = result.make(rid, tid, ttype, requestor, trigger, vals, start, clock.iso(), verdict, ctx, req_id,
+                            evse)
             d.journal.append(r)
         except MemoryError:
             r = None
@@ -306,7 +349,8 @@ class Runner:
             ctx.ev = []
             gc.collect()
             ctx.fail("OutOfMemory", "no heap left for the full result; measurements dropped")
-            r = result.make(rid, tid, ttype, requestor, trigger, None, start, clock.iso(), verdict, ctx, req_id)
+            r = result.make(rid, tid, ttype, requestor, trigger, None, start, clock.iso(), verdict, ctx, req_id,
+                            evse)
             d.journal.append(r)
         try:
             prev = d.last.get(tid)

@@ -17,13 +17,13 @@ def interval(agent, tid):
         return 0
 
 
-def set_schedule(agent, tid, iv, params, start=None):
+def set_schedule(agent, tid, iv, params, start=None, evse=None):
     dm = agent.dm
     c = dm.component("DiagnosticTest", tid)
     dm.set(c, c.find("Interval"), str(iv))
     key = "diag/sched/" + tid
     if iv > 0:
-        agent.store.put(key, {"p": params, "t": start})
+        agent.store.put(key, {"p": params, "t": start, "e": evse})
     else:
         agent.store.remove(key)
 
@@ -51,7 +51,7 @@ async def run(agent):
             if time.ticks_diff(now, due[tid]) >= 0:
                 due[tid] = time.ticks_add(now, iv * 1000)
                 sched = agent.store.get("diag/sched/" + tid) or {}
-                d.start_internal(tid, sched.get("p"), "Scheduler", "Scheduled")
+                d.start_internal(tid, sched.get("p"), "Scheduler", "Scheduled", sched.get("e"))
         hiv = agent.dm.get_int("DiagnosticsCtrlr", "HealthCheckInterval", None, 0)
         if hiv <= 0:
             due.pop("", None)

@@ -31,7 +31,8 @@ def handle(agent, p):
     tests = [{"testId": t, "parameter": params} for t in ids]
     if len(ids) == 1:
         try:
-            d.runner.plan(tests)  # refuse bad parameters now, naming them
+            # Refuse bad parameters, a missing target, an intrusive test now, naming them.
+            d.runner.authorize(d.runner.plan(tests), "CSMS", "CustomTrigger")
         except Refused as e:
             return rejected(e.code, e.info)
     # A group ("SelfTest"): a test that cannot run with its defaults is journaled

@@ -33,6 +33,9 @@ def _schedule(agent, p):
         except (ValueError, IndexError):
             raise Refused("InvalidSchedule", "schedule.startTime is not a dateTime")
     from diag.params import as_list
-    for tid, vals in plan:
-        scheduler.set_schedule(agent, tid, s["interval"], as_list(vals) or None, start)
+    if s["interval"]:
+        # A scheduled run has no accountable requestor (DG14).
+        agent.diag.runner.authorize(plan, "Scheduler", "Scheduled")
+    for tid, vals, evse in plan:
+        scheduler.set_schedule(agent, tid, s["interval"], as_list(vals) or None, start, evse)
     return {"status": "Accepted"}

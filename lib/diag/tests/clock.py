@@ -22,6 +22,10 @@ MEASURES = (("offset", "ms", "abs <= maxOffsetMs"), ("roundTrip", "ms", None),
             ("drift", "ppm", "abs <= maxDriftPpm"), ("sinceAdoption", "ms", None),
             ("lastCorrection", "ms", None))
 VERDICTS = ("Passed", "Failed", "Inconclusive", "Error")
+SCOPE = "station"
+CLASSES = ("ClockDrift",)
+# expectedDuration s, flashWrites (files written per run), flashBytes, network
+COST = (0, 0, 0, "Csms")
 OUTCOME = "Passed: station clock within maxOffsetMs of the CSMS time and drifting less than maxDriftPpm"
 
 

@@ -21,6 +21,10 @@ PARAMS = (
 CONSTRAINTS = (None, False, (), 10, 0, False)
 MEASURES = (("Component.Variable", None, "<op> value, per rule"),)
 VERDICTS = ("Passed", "Failed", "Inconclusive", "Error")
+SCOPE = "station"
+CLASSES = ("ConfigurationCompliance",)
+# expectedDuration s, flashWrites (files written per run), flashBytes, network
+COST = (0, 0, 0, "None")
 OUTCOME = "Passed: every rule holds for the station's current device model"
 
 _OPS = ("==", "!=", "<", "<=", ">", ">=")

@@ -20,6 +20,10 @@ CONSTRAINTS = (None, False, (), 70, 0, False)
 MEASURES = (("connected", None, "= 1"), ("heartbeatRtt", "ms", "<= maxRttMs"), ("pingRtt", "ms", None),
             ("csmsClockDelta", "s", None))
 VERDICTS = ("Passed", "Failed", "Error", "TimedOut")
+SCOPE = "station"
+CLASSES = ("CsmsLatency",)
+# expectedDuration s, flashWrites (files written per run), flashBytes, network
+COST = (0, 0, 0, "Csms")
 OUTCOME = ("Passed: connected, and a Heartbeat answered within maxRttMs. The WebSocket ping round "
            "trip (pingRtt) and csmsClockDelta are informational")
 

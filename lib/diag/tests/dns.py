@@ -22,6 +22,10 @@ CONSTRAINTS = (None, False, (), 120, 0, True)
 MEASURES = (("resolveTime@name", "ms", "<= maxResolveMs"), ("answers@name", None, ">= 1"),
             ("ttl@name", "s", None), ("rcode@name", None, "= 0"))
 VERDICTS = ("Passed", "Failed", "Inconclusive", "Error", "TimedOut")
+SCOPE = "station"
+CLASSES = ("DnsResolution",)
+# expectedDuration s, flashWrites (files written per run), flashBytes, network
+COST = (0, 0, 0, "External")
 OUTCOME = ("Passed: every name has at least one A or AAAA address, rcode NOERROR, within maxResolveMs; "
            "evidence lists the addresses and TTLs")
 

@@ -17,6 +17,10 @@ PARAMS = (
 CONSTRAINTS = (None, False, ("flash",), 30, 5, False)
 MEASURES = (("freeSpace", "B", ">= minFreeBytes"), ("writeTime", "ms", None), ("readTime", "ms", None))
 VERDICTS = ("Passed", "Failed", "Error")
+SCOPE = "station"
+CLASSES = ("StorageHealth",)
+# expectedDuration s, flashWrites (files written per run), flashBytes, network
+COST = (0, 1, 4096, "None")  # one scratch file of sizeBytes (default 4096)
 OUTCOME = "Passed: enough free space, and a scratch file reads back exactly as written"
 
 _CHUNK = 512
@@ -26,6 +30,11 @@ _NAME = "/diag-flash.tmp"
 def _pattern(i):
     # Distinct per chunk so that a misplaced block is caught, not only a bad byte.
     return bytes(((i * 31 + k * 7) & 255) for k in range(_CHUNK))
+
+
+def flash_bytes(p):
+    # What a run with these parameters writes: whole chunks (the daily flash budget).
+    return (p["sizeBytes"] + _CHUNK - 1) // _CHUNK * _CHUNK
 
 
 async def run(ctx):

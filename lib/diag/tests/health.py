@@ -20,6 +20,10 @@ MEASURES = (("freeHeap", "B", ">= minFreeHeap"), ("freeFlash", "B", ">= minFreeF
             ("loopLag", "ms", "<= maxLoopLagMs"), ("csmsConnected", None, "= 1"),
             ("failedSelfTests", None, "= 0"))
 VERDICTS = ("Passed", "Failed", "Error")
+SCOPE = "station"
+CLASSES = ("StationHealth",)
+# expectedDuration s, flashWrites (files written per run), flashBytes, network
+COST = (0, 0, 0, "None")
 OUTCOME = "Passed when Healthy; Failed when Degraded or Unhealthy (healthStatus and evidence say why)"
 
 

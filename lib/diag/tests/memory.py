@@ -16,6 +16,10 @@ CONSTRAINTS = (None, False, (), 10, 0, False)
 MEASURES = (("freeHeap", "B", ">= minFreeBytes"), ("largestBlock", "B", ">= minLargestBlock"),
             ("usedHeap", "B", None))
 VERDICTS = ("Passed", "Failed", "Error")
+SCOPE = "station"
+CLASSES = ("MemoryHeadroom",)
+# expectedDuration s, flashWrites (files written per run), flashBytes, network
+COST = (0, 0, 0, "None")
 OUTCOME = "Passed: free heap and largest allocatable block are at or above their limits"
 
 

@@ -56,6 +56,11 @@ MEASURES = (("responseTime", "ms", "<= timeoutMs"), ("retries", None, "<= retrie
             ("crcErrors", None, None), ("badFrames", None, None), ("exceptionCode", None, None),
             ("txBytes", "B", None), ("rxBytes", "B", None), ("value", None, "minValue..maxValue"))
 VERDICTS = ("Passed", "Failed", "Error", "Skipped", "TimedOut", "Aborted")
+# One meter for the station (the Meter component has no EVSE): a station-wide test.
+SCOPE = "station"
+CLASSES = ("MeterReachability",)
+# expectedDuration s, flashWrites (files written per run), flashBytes, network
+COST = (0, 0, 0, "Local")  # RS485 or Modbus TCP on the site: no traffic beyond it
 OUTCOME = ("Passed: the meter answered a well-formed frame and every value read is within "
            "minValue..maxValue")
 

@@ -14,6 +14,9 @@ PARAMS = (
 CONSTRAINTS = (None, False, (), 3, 0, False)
 MEASURES = (("durationMs", "ms", None),)
 VERDICTS = ("Passed", "Failed", "Error", "TimedOut", "Aborted")
+SCOPE = "station"
+# expectedDuration s, flashWrites (files written per run), flashBytes, network
+COST = (0, 0, 0, "None")
 OUTCOME = "Passed unless another outcome was asked for"
 
 

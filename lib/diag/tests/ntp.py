@@ -28,6 +28,10 @@ MEASURES = (("offset@server", "ms", "|x| <= maxOffsetMs"), ("delay@server", "ms"
             ("rootDelay@server", "ms", "<= maxRootDelayMs"),
             ("rootDispersion@server", "ms", "<= maxRootDispersionMs"))
 VERDICTS = ("Passed", "Failed", "Inconclusive", "Error", "TimedOut")
+SCOPE = "station"
+CLASSES = ("TimeSourceReachability",)
+# expectedDuration s, flashWrites (files written per run), flashBytes, network
+COST = (0, 0, 0, "External")
 OUTCOME = ("Passed: every server answered and every value is within its limit; the station clock "
            "is compared, never set")
 

@@ -29,6 +29,10 @@ CONSTRAINTS = (None, False, (), 120, 0, True)
 MEASURES = (("caDaysLeft@ca", "d", ">= expiryDays"), ("keConnectTime@server", "ms", None),
             ("chainVerified@server", None, "= 1"))
 VERDICTS = ("Failed", "Inconclusive", "Error", "TimedOut")
+SCOPE = "station"
+CLASSES = ("TimeSourceAuthenticity",)
+# expectedDuration s, flashWrites (files written per run), flashBytes, network
+COST = (2, 0, 0, "External")  # a TLS handshake: seconds on a microcontroller
 OUTCOME = ("Never Passed: checks the NTS-KE TCP port, the root CAs (validity, cA, keyCertSign, "
            "expiry) and the server chain where a TLS 1.2 handshake gets that far. NOT verified with "
            "MicroPython's TLS (no TLS 1.3 / ALPN): the NTS-KE exchange (next protocol, AEAD, "

@@ -19,6 +19,10 @@ MEASURES = (("reportTime", "ms", "<= maxReportMs"), ("reportItems", None, None),
             ("heapUsed", "B", "<= maxHeapBytes"), ("heapAllocated", "B", None),
             ("roundTrip", "ms", "<= maxRoundTripMs"))
 VERDICTS = ("Passed", "Failed", "Inconclusive", "Error")
+SCOPE = "station"
+CLASSES = ("ReportPerformance",)
+# expectedDuration s, flashWrites (files written per run), flashBytes, network
+COST = (2, 0, 0, "Csms")
 OUTCOME = "Passed: full device-model report, its heap and a Heartbeat round trip within their limits"
 
 

@@ -20,6 +20,10 @@ MEASURES = (("transport", None, "< minSeverity"), ("basicAuth", None, "< minSeve
             ("caCertificate", None, "< minSeverity"), ("caValidDays", "d", ">= caWarnDays"),
             ("logUpload", None, "< minSeverity"), ("fabricatingTests", None, "< minSeverity"))
 VERDICTS = ("Passed", "Failed", "Error")
+SCOPE = "station"
+CLASSES = ("CertificateValidity",)
+# expectedDuration s, flashWrites (files written per run), flashBytes, network
+COST = (0, 0, 0, "None")
 OUTCOME = "Passed: no finding at or above minSeverity (severity 3 high, 2 medium, 1 low, 0 none)"
 
 _SEV = ("none", "low", "medium", "high")

@@ -17,6 +17,10 @@ PARAMS = (
 CONSTRAINTS = (None, False, (), 120, 0, True)
 MEASURES = (("connectTime@endpoint", "ms", "<= maxConnectMs"),)
 VERDICTS = ("Passed", "Failed", "Inconclusive", "Error", "TimedOut")
+SCOPE = "station"
+CLASSES = ("EndpointReachability",)
+# expectedDuration s, flashWrites (files written per run), flashBytes, network
+COST = (0, 0, 0, "External")
 OUTCOME = ("Passed: every endpoint accepted a TCP connection within maxConnectMs; evidence says open, "
            "refused, timeout (filtered) or unreachable per endpoint")
 _CODES = ("refused", "Refused", "timeout", "NoAnswer", "unreachable", "Unreachable")
