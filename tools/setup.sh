@@ -7,7 +7,9 @@ cd "$(dirname "$0")/.."
 # chrony and dnsmasq-base: NTP/NTS-KE and DNS peers of the integration host tests
 # (started on loopback high ports by tools/net_peers.py). dnsmasq-base is the bare
 # binary: the `dnsmasq` package would also install a system DNS service.
-DEBS="openssl socat chrony dnsmasq-base"
+# postgresql: the console's multi-process tests start a throw-away cluster of their own
+# (binaries in /usr/lib/postgresql/N/bin; the package's own service is not used).
+DEBS="openssl socat chrony dnsmasq-base postgresql"
 missing=""
 for p in $DEBS; do
     dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
