@@ -83,7 +83,8 @@ class Parts:
             endpoint = cluster.ClusterEndpoint(self.endpoint, self.cluster)
         self.console = Console(self.store, self.bus, self.inbound, endpoint)
         if self.cluster is not None:
-            self.console.cluster = self.cluster.console = self.console
+            self.console.cluster = self.cluster
+            self.cluster.console = self.console
         self.schedules = Schedules(self.console)
 
 
