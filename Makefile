@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 HEAP ?= 320k
 
-.PHONY: setup run demo test bench build clean
+.PHONY: setup run demo test bench bench-fleet build clean
 
 setup:
 	@sh tools/setup.sh
@@ -20,6 +20,12 @@ test:
 
 bench: build
 	$(PY) tools/bench.py
+
+# N agents on one console, the health check on all from the CLI (not part of make test).
+# FLEET="50,200,500" for the full set; each agent is one process with a 320 KB heap.
+FLEET ?= 50,200
+bench-fleet: build
+	$(PY) tools/bench_fleet.py --sizes $(FLEET)
 
 build:
 	@$(PY) tools/build.py
