@@ -222,6 +222,8 @@ def bench(n, args):
                "verdictsRecorded": recorded, "summary": summary, "cliExit": rc,
                "runSeconds": round(took, 2), "consoleCpuSeconds": round(cpu1 - cpu0, 2),
                "agentsCpuSeconds": round(agents_cpu1 - agents_cpu0, 2),
+               "agentsCpuToConnectSeconds": round(agents_cpu0, 1),
+               "consoleCpuToConnectSeconds": round(cpu0, 1),
                "consoleRssHeldMB": round(rss_held / 1024, 1),
                "consolePeakRssMB": round(peak / 1024, 1),
                "agentRssMB": round(agents_rss / 1024 / max(n, 1), 2),
