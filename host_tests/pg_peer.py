@@ -69,6 +69,13 @@ class PgServer:
     def url(self):
         return "postgresql://%s@127.0.0.1:%d/postgres" % (USER, self.port)
 
+    def new_database(self, name):
+        """-> the URL of a new, empty database `name` on this server."""
+        import psycopg
+        with psycopg.connect(self.url, autocommit=True) as c:
+            c.execute("CREATE DATABASE %s" % name)
+        return self.url.rsplit("/", 1)[0] + "/" + name
+
     def read_log(self):
         with open(os.path.join(self.dir, "postgres.log"), errors="replace") as f:
             return f.read()[-4000:]

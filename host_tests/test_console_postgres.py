@@ -51,11 +51,7 @@ class PgConsole(ConsoleProc):
 @pytest.fixture
 def pair(pg, tmp_path, request):
     """Consoles A and B on a new database of their own, started at the same moment."""
-    import psycopg
-    name = "t_" + request.node.name[:40].lower().replace("[", "_").replace("]", "")
-    with psycopg.connect(pg.url, autocommit=True) as c:
-        c.execute("CREATE DATABASE %s" % name)
-    url = pg.url.rsplit("/", 1)[0] + "/" + name
+    url = pg.new_database("t_" + request.node.name[:40].lower())
     token_file = str(tmp_path / "admin.token")
     procs = []
     for n in "AB":

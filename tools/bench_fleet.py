@@ -62,7 +62,8 @@ def wait_for(fn, timeout, what, every=0.5):
 
 
 class Fleet:
-    def __init__(self, n, heap, build_dir, db, keep):
+    def __init__(self, n, heap, build_dir, db, keep, profile=None):
+        self.profile = profile
         self.n, self.heap, self.build_dir = n, heap, build_dir
         self.dir = tempfile.mkdtemp(prefix="bench-fleet-%d-" % n)
         self.db = db or os.path.join(self.dir, "console.db")
@@ -74,8 +75,12 @@ class Fleet:
     def start_console(self):
         ready = os.path.join(self.dir, "ready.json")
         self.log = open(os.path.join(self.dir, "console.log"), "wb")
+        cmd = CONSOLE
+        if self.profile:  # where the console's (event-loop thread's) CPU goes
+            cmd = [sys.executable, "-m", "cProfile", "-o", self.profile,
+                   os.path.join(ROOT, "tools", "console", "__main__.py")]
         self.console = subprocess.Popen(
-            CONSOLE + ["serve", "--db", self.db, "--ocpp-port", "0", "--http-port", "0",
+            cmd + ["serve", "--db", self.db, "--ocpp-port", "0", "--http-port", "0",
                        "--ready-file", ready, "--admin-token-file",
                        os.path.join(self.dir, "admin.token")],
             stdout=self.log, stderr=subprocess.STDOUT, cwd=self.dir)
@@ -195,7 +200,8 @@ class Fleet:
 
 
 def bench(n, args):
-    fleet = Fleet(n, args.heap, args.build, args.db, args.keep)
+    fleet = Fleet(n, args.heap, args.build, args.db, args.keep,
+                  args.profile and "%s.%d" % (args.profile, n))
     try:
         t0 = time.monotonic()
         fleet.seed_stations()
@@ -229,10 +235,30 @@ def bench(n, args):
                "agentRssMB": round(agents_rss / 1024 / max(n, 1), 2),
                "agentsRssTotalMB": round(agents_rss / 1024, 1), "heap": args.heap,
                "loadAvg1mBefore": round(load0, 2), "loadAvg1mAfter": round(os.getloadavg()[0], 2),
-               "db": "postgresql" if args.db else "sqlite"}
+               "db": args.db.split(":", 1)[0] if args.db else "sqlite"}
         return row
     finally:
         fleet.stop()
+
+
+def print_row(row):
+    print("N=%(agents)d (%(db)s): %(verdictsRecorded)d verdicts in %(runSeconds)ss (console CPU "
+          "%(consoleCpuSeconds)ss, agents CPU %(agentsCpuSeconds)ss), console RSS "
+          "%(consoleRssHeldMB)s MB held / %(consolePeakRssMB)s MB peak, agent RSS "
+          "%(agentRssMB)s MB each, connect %(connectSeconds)ss, load %(loadAvg1mBefore)s" % row,
+          flush=True)
+
+
+def checks_of(rows):
+    checks = []
+    for r in rows:
+        checks.append(("N=%d all verdicts recorded" % r["agents"], r["verdictsRecorded"] == r["agents"]))
+        checks.append(("N=%d console <= %d MB" % (r["agents"], TARGET_MB),
+                       r["consolePeakRssMB"] <= TARGET_MB))
+        if r["agents"] >= TARGET_N:
+            checks.append(("N=%d verdicts in <= %gs" % (r["agents"], TARGET_S),
+                           r["runSeconds"] <= TARGET_S))
+    return checks
 
 
 def main():
@@ -241,9 +267,12 @@ def main():
     ap.add_argument("--heap", default="320k", help="each agent's -X heapsize")
     ap.add_argument("--build", default=os.path.join(ROOT, "build"), help="built agent (make build)")
     ap.add_argument("--db", help="a database URL instead of a new SQLite file per size")
+    ap.add_argument("--pg", action="store_true", help="a throw-away PostgreSQL server "
+                    "(host_tests/pg_peer.py), a new database per size")
     ap.add_argument("--connect-timeout", type=float, default=600)
     ap.add_argument("--run-timeout", type=float, default=300)
     ap.add_argument("--keep", action="store_true", help="keep the work directories (logs)")
+    ap.add_argument("--profile", help="run the console under cProfile, stats to PROFILE.N")
     ap.add_argument("--out", default=os.path.join(ROOT, "build", "bench_fleet.json"))
     args = ap.parse_args()
     if not os.path.exists(os.path.join(args.build, "main.py")):
@@ -253,26 +282,25 @@ def main():
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     need = max(sizes) * 2 + 256
     if soft < need:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(need, soft)), hard))
-        if min(hard, need) < need:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, need), hard))
+        if hard < need:
             print("bench-fleet: file descriptors limited to %d (ulimit -n)" % hard)
+    pg = None
+    if args.pg:
+        sys.path.insert(0, os.path.join(ROOT, "host_tests"))
+        import pg_peer
+        pg = pg_peer.PgServer().start()
     rows = []
-    for n in sizes:
-        row = bench(n, args)
-        rows.append(row)
-        print("N=%(agents)d: %(verdictsRecorded)d verdicts in %(runSeconds)ss (console CPU "
-              "%(consoleCpuSeconds)ss, agents CPU %(agentsCpuSeconds)ss), console RSS "
-              "%(consoleRssHeldMB)s MB held / %(consolePeakRssMB)s MB peak, agent RSS "
-              "%(agentRssMB)s MB each, connect %(connectSeconds)ss, load %(loadAvg1mBefore)s" % row,
-              flush=True)
-    checks = []
-    for r in rows:
-        checks.append(("N=%d all verdicts recorded" % r["agents"], r["verdictsRecorded"] == r["agents"]))
-        checks.append(("N=%d console <= %d MB" % (r["agents"], TARGET_MB),
-                       r["consolePeakRssMB"] <= TARGET_MB))
-        if r["agents"] >= TARGET_N:
-            checks.append(("N=%d verdicts in <= %gs" % (r["agents"], TARGET_S),
-                           r["runSeconds"] <= TARGET_S))
+    try:
+        for n in sizes:
+            if pg is not None:
+                args.db = pg.new_database("fleet%d" % n)
+            rows.append(bench(n, args))
+            print_row(rows[-1])
+    finally:
+        if pg is not None:
+            pg.stop()
+    checks = checks_of(rows)
     for name, ok in checks:
         print("  %-40s %s" % (name, "ok" if ok else "MISSED"))
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
