@@ -183,3 +183,25 @@ def test_cancel_crosses_and_a_dead_process_lets_its_stations_go(pair, station_ag
     late = b.ok("POST", "/api/stations/CSPG02/runs", token=ops,
                 json_body={"tests": [{"testId": "memory"}]})
     assert late["status"] == "unreachable", late
+
+
+def test_migrations_and_schedule_claims_across_processes(pg):
+    """Two stores (as two processes would have) on one new database: the second finds
+    it migrated; a due schedule is moved on by exactly one of them."""
+    import sys
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                    "tools"))
+    from console.store import Store
+    url = pg.new_database("t_claims")
+    first, second = Store(url), Store(url)
+    try:
+        assert first.migrated == (0, 2) and second.migrated == (2, 2)
+        sid = first.add_schedule(name="nächtlich", stations=None, tests=[{"testId": "health"}],
+                                 interval_s=60, next_at=1000.5, created_by="Zoë")
+        due = second.schedule(sid)["next_at"]
+        assert [first.claim_schedule(sid, due, due + 60), second.claim_schedule(sid, due, due + 60)
+                ] == [True, False]
+        assert second.schedule("nächtlich")["next_at"] == due + 60
+    finally:
+        first.close()
+        second.close()
