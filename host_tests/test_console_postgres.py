@@ -128,7 +128,12 @@ def test_run_asked_of_b_reaches_the_station_on_a(pair, station_agent):
     b.wait_station("CSPG01")                # B sees it connected, catalog and all
     (listed,) = b.ok("GET", "/api/stations")
     assert listed["id"] == "CSPG01" and listed["connected"] and listed["boot"]["model"] == "ADX-1"
-    assert b.ok("GET", "/api/stations/CSPG01/catalog")["tests"]
+    stored = b.ok("GET", "/api/stations/CSPG01/catalog")
+    assert stored["tests"]
+    # Asked again through B: A sends GetDiagnosticsCatalog, B answers with what A stored.
+    rc, fresh, err = b.cli("catalog", "CSPG01", "--refresh", "--json")
+    assert rc == 0, (fresh, err)
+    assert fresh["fetchedAt"] > stored["fetchedAt"] and fresh["tests"] == stored["tests"]
 
     ops = b.token(OPERATOR, "run")
     done = lambda ev: ev["kind"] == "run.done"  # noqa: E731

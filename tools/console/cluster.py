@@ -6,8 +6,8 @@ What a process must know of the others goes through the database only:
   clock, so processes on several machines agree).  A process not seen for DEAD_AFTER
   is reaped by whichever process notices: its stations stop being "held".
 - `station_holders`: which process holds which station's connection.
-- LISTEN/NOTIFY: `console_runs` tells the holder "run N (stored) is yours to send" or
-  "cancel run N"; `console_events` hands every event to the other processes' event
+- LISTEN/NOTIFY: `console_runs` tells the holder "run N (stored) is yours to send",
+  "cancel run N" or "fetch the catalog of S"; `console_events` hands every event to the other processes' event
   streams.  NOTIFY is the fast path; the rows are the record: a run nobody picks up
   is marked unreachable after PICKUP_WAIT by the process that stored it.
 
@@ -231,6 +231,30 @@ class Cluster:
         self._notify(RUNS, json.dumps({"op": "cancel", "run": run_id, "by": by, "o": self.id},
                                       ensure_ascii=False))
 
+    async def fetch_catalog(self, sid):
+        """GetDiagnosticsCatalog by the process holding `sid` -> the stored catalog row.
+        Raises TimeoutError, or ConnectionError when that process could not get it."""
+        sub = self.bus.subscribe(sid)  # before asking: the answer cannot be missed
+        try:
+            self._notify(RUNS, json.dumps({"op": "catalog", "station": sid, "o": self.id},
+                                          ensure_ascii=False))
+            while True:
+                ev = await asyncio.wait_for(sub.queue.get(), PICKUP_WAIT)
+                if ev is None or sub.lost:
+                    raise ConnectionError("console stopping")
+                if ev["kind"] == "catalog":
+                    return self.store.catalog(sid)
+                if ev["kind"] == "catalog.failed":
+                    raise ConnectionError((ev["data"] or {}).get("error", "catalog not received"))
+        finally:
+            sub.close()
+
+    async def _catalog(self, sid):
+        try:
+            await self.console.inbound.fetch_catalog(sid)  # publishes "catalog"
+        except Exception as e:
+            self.bus.publish("catalog.failed", sid, error=repr(e)[:300])
+
     async def _watch_pickup(self, run_id):
         await asyncio.sleep(PICKUP_WAIT)
         info = {"reasonCode": "Unreachable",
@@ -276,6 +300,9 @@ class Cluster:
                 ev = self.store._one(select(db.events).where(db.events.c.id == msg["id"]))
             if ev is not None:
                 self.bus.deliver(ev)
+        elif channel == RUNS and msg.get("op") == "catalog" and isinstance(msg.get("station"), str):
+            if self.endpoint.is_connected(msg["station"]):
+                self._spawn(self._catalog(msg["station"]))
         elif channel == RUNS and isinstance(msg.get("run"), int):
             run = self.store.run(msg["run"])
             if run is None or not self.endpoint.is_connected(run["station_id"]):

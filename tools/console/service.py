@@ -113,8 +113,11 @@ class Console:
             if not self.endpoint.is_connected(sid):
                 raise Unreachable("station %s is not connected and no catalog is stored" % sid,
                                   station=sid)
+            fetch = self.inbound.fetch_catalog
+            if self.cluster is not None and self.cluster.elsewhere(sid):
+                fetch = self.cluster.fetch_catalog  # asked of the process holding it
             try:
-                row = await self.inbound.fetch_catalog(sid)
+                row = await fetch(sid)
             except (ConnectionError, TimeoutError, asyncio.TimeoutError, CallErrorReply,
                     ValueError) as e:
                 raise Unreachable("catalog of %s not received: %s" % (sid, e), station=sid)
