@@ -21,11 +21,11 @@ import socket
 import time
 import uuid
 
-from sqlalchemy import (Column, Float, Integer, MetaData, String, Table, delete, literal_column,
-                        select, text, update)
+from sqlalchemy import Float, delete, literal_column, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from . import db
+from .cluster_db import consoles, holders
 
 LOG = logging.getLogger("console.cluster")
 EVENTS, RUNS = "console_events", "console_runs"
@@ -34,27 +34,6 @@ DEAD_AFTER = 20.0    # s without a heartbeat: the process is gone
 PICKUP_WAIT = 40.0   # s for the holder to answer a dispatched run (the call timeout is 15)
 _NOTIFY_MAX = 7900   # NOTIFY payloads stop at 8000 bytes: bigger events go by id
 _NOW = literal_column("extract(epoch from clock_timestamp())", Float)
-
-meta = MetaData()
-consoles = Table(
-    "consoles", meta,
-    Column("id", String(36), primary_key=True),
-    Column("host", String(255)),
-    Column("pid", Integer),
-    Column("started_at", Float, nullable=False),
-    Column("seen_at", Float, nullable=False),
-)
-holders = Table(
-    "station_holders", meta,
-    Column("station_id", String(48), primary_key=True),
-    Column("console_id", String(36), nullable=False, index=True),
-    Column("since", Float, nullable=False),
-)
-
-
-def create_tables(conn):
-    """Migration 2 (all backends; only PostgreSQL uses them)."""
-    meta.create_all(conn)
 
 
 def wanted(store):

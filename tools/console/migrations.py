@@ -11,7 +11,7 @@ import time
 from sqlalchemy import (Column, Float, Integer, MetaData, String, Table, func, insert, select,
                         text)
 
-from . import cluster, db
+from . import cluster_db, db
 
 _meta = MetaData()
 schema_version = Table(
@@ -29,7 +29,7 @@ def _v1_initial(conn):
 
 
 def _v2_cluster(conn):
-    cluster.create_tables(conn)  # its own tables, defined (and frozen) in cluster.py
+    cluster_db.create_tables(conn)  # defined (and frozen) in cluster_db.py
 
 
 MIGRATIONS = [
