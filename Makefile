@@ -7,7 +7,7 @@ PORT ?=
 ROUTE ?= files
 CONFIG ?=
 
-.PHONY: setup run demo test bench build firmware deploy spec clean check-tests board-image manifest-check qemu-check
+.PHONY: setup run demo test bench bench-fleet build firmware deploy spec clean check-tests board-image manifest-check qemu-check
 
 setup:
 	@sh tools/setup.sh
@@ -63,6 +63,12 @@ manifest-check: firmware
 qemu-check: firmware
 	@test -n "$(MPY_DIR)" || { echo "usage: make qemu-check MPY_DIR=/path/to/micropython"; exit 2; }
 	$(PY) tools/boards/qemu_check.py --mpy-dir $(MPY_DIR)
+
+# N agents on one console, the health check on all from the CLI (not part of make test).
+# FLEET="50,200,500" for the full set; each agent is one process with a 320 KB heap.
+FLEET ?= 50,200
+bench-fleet: build
+	$(PY) tools/bench_fleet.py --sizes $(FLEET)
 
 clean:
 	rm -rf build state .pytest_cache

@@ -8,7 +8,9 @@ cd "$(dirname "$0")/.."
 # (started on loopback high ports by tools/net_peers.py). dnsmasq-base is the bare
 # binary: the `dnsmasq` package would also install a system DNS service.
 # chromium: the console's web page is tested in it (Playwright drives this binary).
-DEBS="openssl socat chrony dnsmasq-base chromium"
+# postgresql: the console's multi-process tests start a throw-away cluster of their own
+# (binaries in /usr/lib/postgresql/N/bin; the package's own service is not used).
+DEBS="openssl socat chrony dnsmasq-base chromium postgresql"
 # npm: the web page's chart library. Only when there is no npm at all: a Node.js that
 # brings its own npm conflicts with Debian's npm package.
 command -v npm >/dev/null 2>&1 || DEBS="$DEBS npm"

@@ -16,7 +16,7 @@ import time
 
 import uvicorn
 
-from . import auth
+from . import auth, cluster
 from .api import make_app
 from .events import EventBus
 from .inbound import Inbound
@@ -42,7 +42,8 @@ def bootstrap_admin(store, path):
     if store.tokens():
         return None
     token, digest = auth.new_token()
-    store.add_token("admin", "admin", digest, "bootstrap")
+    if not store.add_token("admin", "admin", digest, "bootstrap"):
+        return None  # another console process on the same database was first
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
@@ -75,7 +76,15 @@ class Parts:
         self.inbound = Inbound(self.store, self.bus)
         self.endpoint = Endpoint(self.inbound, host=ocpp_host, port=ocpp_port, ssl=tls)
         self.inbound.endpoint = self.endpoint
-        self.console = Console(self.store, self.bus, self.inbound, self.endpoint)
+        self.cluster = None
+        endpoint = self.endpoint
+        if cluster.wanted(self.store):  # other console processes may share the database
+            self.cluster = cluster.Cluster(self.store, self.bus, self.endpoint)
+            endpoint = cluster.ClusterEndpoint(self.endpoint, self.cluster)
+        self.console = Console(self.store, self.bus, self.inbound, endpoint)
+        if self.cluster is not None:
+            self.console.cluster = self.cluster
+            self.cluster.console = self.console
         self.schedules = Schedules(self.console)
 
 
@@ -87,8 +96,11 @@ async def serve(args, stop=None):
     parts = Parts(args.db, args.ocpp_host, args.ocpp_port, tls)
     store, bus, inbound, endpoint = parts.store, parts.bus, parts.inbound, parts.endpoint
     console, schedules = parts.console, parts.schedules
-    store.mark_all_disconnected()  # nobody is connected to a console that just started
-    store.orphan_requested_runs()
+    if parts.cluster is None:
+        store.mark_all_disconnected()  # nobody is connected to a console that just started
+        store.orphan_requested_runs()
+    else:  # the others' stations stay theirs; those of dead processes are released
+        await parts.cluster.start()
     db_url = args.db
     token_file = args.admin_token_file or os.path.join(
         os.path.dirname(os.path.abspath(db_url)) if "://" not in db_url else ".", "admin.token")
@@ -152,6 +164,8 @@ async def serve(args, stop=None):
         prune_task.cancel()
         inbound.cancel_all()
         await endpoint.stop()
+        if parts.cluster is not None:
+            await parts.cluster.stop()
         with contextlib.suppress(asyncio.CancelledError):
             await sched_task
         await http_task

@@ -151,18 +151,21 @@ def _wait_run(api, r, deadline, quiet):
         return api.get(path)
     with Progress(console=err, disable=quiet or not err.is_terminal) as bar:
         task = bar.add_task("run %d on %s" % (r["id"], r["station"]), total=r["total"])
-        for ev in api.events(deadline, run=r["id"]):
-            d = ev["data"]
-            if ev["kind"] == "run.status" and d.get("testId"):
-                bar.update(task, description="run %d: %s" % (r["id"], d["testId"]))
-            if ev["kind"] == "result" and not err.is_terminal and not quiet:
-                err.print("%s %s: %s" % (r["station"], d["testId"], d["verdict"]))
-            # stream.open: from here nothing is missed, so the state read now is current.
-            if ev["kind"] in ("stream.open", "result", "run.done", "run.status"):
-                r = api.get(path)
-                bar.update(task, completed=r["completed"])
-                if C.run_finished(r):
-                    break
+        # The console ends a stream that falls too far behind: open it again (its
+        # stream.open makes the state be read again) until the run ends or time is up.
+        while not C.run_finished(r) and time.monotonic() < deadline:
+            for ev in api.events(deadline, run=r["id"]):
+                d = ev["data"]
+                if ev["kind"] == "run.status" and d.get("testId"):
+                    bar.update(task, description="run %d: %s" % (r["id"], d["testId"]))
+                if ev["kind"] == "result" and not err.is_terminal and not quiet:
+                    err.print("%s %s: %s" % (r["station"], d["testId"], d["verdict"]))
+                # stream.open: from here nothing is missed, so the state read now is current.
+                if ev["kind"] in ("stream.open", "result", "run.done", "run.status"):
+                    r = api.get(path)
+                    bar.update(task, completed=r["completed"])
+                    if C.run_finished(r):
+                        break
     r = api.get(path)
     if not C.run_finished(r):
         raise C.ApiError("run %d not finished within the timeout" % r["id"], C.OTHER)
@@ -177,7 +180,11 @@ def _wait_fleet(api, f, deadline, quiet):
     total = len(f["runs"])
     with Progress(console=err, disable=quiet or not err.is_terminal) as bar:
         task = bar.add_task("fleet run %d" % f["id"], total=total)
-        if not f["done"]:
+        done = f["done"]
+        # A fleet's burst of events can put this stream more than the console keeps
+        # for one subscriber behind: the console ends it; it is opened again, and its
+        # stream.open reads the pending runs again.
+        while not done and time.monotonic() < deadline:
             pending = set()
             for ev in api.events(deadline):
                 if ev["kind"] == "stream.open":
@@ -190,6 +197,7 @@ def _wait_fleet(api, f, deadline, quiet):
                     pending.discard(ev["run"])
                 bar.update(task, completed=total - len(pending))
                 if not pending:
+                    done = True
                     break
     f = api.get(path)
     if not f["done"]:

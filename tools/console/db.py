@@ -125,7 +125,11 @@ tokens = Table(
 
 
 def url_for(db):
-    """A file path becomes a SQLite URL; a URL is kept."""
+    """A file path becomes a SQLite URL; a URL is kept (a bare postgresql:// one is
+    given the psycopg 3 driver, the one installed)."""
+    for bare in ("postgresql://", "postgres://"):
+        if db.startswith(bare):
+            return "postgresql+psycopg://" + db[len(bare):]
     if "://" in db:
         return db
     return "sqlite:///" + os.path.abspath(db)

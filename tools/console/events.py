@@ -30,9 +30,21 @@ class EventBus:
     def __init__(self, store):
         self.store = store
         self._subs = set()
+        # Called with each event this process publishes, once stored (cluster.py
+        # hands them to the other console processes).
+        self.listeners = []
 
     def publish(self, kind, station=None, run_id=None, **data):
         ev = self.store.add_event(kind, station, run_id, data or None)
+        for fn in list(self.listeners):
+            try:
+                fn(ev)
+            except Exception:  # a listener's failure must not lose the local stream
+                LOG.exception("event listener failed")
+        return self.deliver(ev)
+
+    def deliver(self, ev):
+        """To this process's subscribers (also events another process published)."""
         for sub in list(self._subs):
             if not sub.wants(ev):
                 continue

@@ -3,12 +3,15 @@
 Each migration runs once, in its own transaction, and records its number.  To change
 the schema append a function to MIGRATIONS (ALTER TABLE ... written for SQLite and
 PostgreSQL both) and change db.py to match; never edit one that has shipped.
+On PostgreSQL several console processes may start at once: the whole check-and-apply
+runs under a session advisory lock, so one migrates and the others then find it done.
 """
 import time
 
-from sqlalchemy import Column, Float, Integer, MetaData, String, Table, func, insert, select
+from sqlalchemy import (Column, Float, Integer, MetaData, String, Table, func, insert, select,
+                        text)
 
-from . import db
+from . import cluster_db, db
 
 _meta = MetaData()
 schema_version = Table(
@@ -25,9 +28,15 @@ def _v1_initial(conn):
     db.metadata.create_all(conn)
 
 
+def _v2_cluster(conn):
+    cluster_db.create_tables(conn)  # defined (and frozen) in cluster_db.py
+
+
 MIGRATIONS = [
     (1, "initial tables", _v1_initial),
+    (2, "console processes and the stations they hold", _v2_cluster),
 ]
+_LOCK = 0x0C0D1A6  # pg_advisory_lock key: "console migrations"
 
 
 def current(conn):
@@ -37,14 +46,25 @@ def current(conn):
 
 def migrate(engine):
     """Bring the database to the newest version -> (from, to)."""
-    _meta.create_all(engine)
-    with engine.begin() as conn:
-        start = current(conn)
-    for number, name, fn in MIGRATIONS:
-        if number <= start:
-            continue
-        with engine.begin() as conn:
-            fn(conn)
-            conn.execute(insert(schema_version).values(version=number, name=name,
-                                                       applied_at=time.time()))
+    with engine.connect() as conn:
+        pg = conn.dialect.name == "postgresql"
+        if pg:  # held by this session until unlocked (or the session ends)
+            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _LOCK})
+            conn.commit()
+        try:
+            with conn.begin():
+                _meta.create_all(conn)
+                start = current(conn)
+            for number, name, fn in MIGRATIONS:
+                if number <= start:
+                    continue
+                with conn.begin():
+                    fn(conn)
+                    conn.execute(insert(schema_version).values(version=number, name=name,
+                                                               applied_at=time.time()))
+        finally:
+            if pg:
+                conn.rollback()
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _LOCK})
+                conn.commit()
     return start, MIGRATIONS[-1][0]

@@ -73,8 +73,11 @@ class Schedules:
                 if not row["enabled"]:
                     continue
                 if row["next_at"] <= now:
-                    # Missed periods (console down) are skipped, not caught up.
-                    self.store.update_schedule(row["id"], next_at=now + row["interval_s"])
+                    # Missed periods (console down) are skipped, not caught up.  Claimed:
+                    # another console process on the database may have fired it.
+                    if not self.store.claim_schedule(row["id"], row["next_at"],
+                                                     now + row["interval_s"]):
+                        continue
                     task = asyncio.ensure_future(self._fire(row))
                     self._tasks.add(task)
                     task.add_done_callback(self._tasks.discard)

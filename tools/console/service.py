@@ -42,6 +42,8 @@ class Unreachable(ServiceError):
 
 
 class Console:
+    cluster = None  # cluster.Cluster when several processes share a PostgreSQL database
+
     def __init__(self, store, bus, inbound, endpoint):
         self.store, self.bus, self.inbound, self.endpoint = store, bus, inbound, endpoint
 
@@ -111,8 +113,11 @@ class Console:
             if not self.endpoint.is_connected(sid):
                 raise Unreachable("station %s is not connected and no catalog is stored" % sid,
                                   station=sid)
+            fetch = self.inbound.fetch_catalog
+            if self.cluster is not None and self.cluster.elsewhere(sid):
+                fetch = self.cluster.fetch_catalog  # asked of the process holding it
             try:
-                row = await self.inbound.fetch_catalog(sid)
+                row = await fetch(sid)
             except (ConnectionError, TimeoutError, asyncio.TimeoutError, CallErrorReply,
                     ValueError) as e:
                 raise Unreachable("catalog of %s not received: %s" % (sid, e), station=sid)
@@ -132,6 +137,9 @@ class Console:
             require(actor, "run-intrusive", "an intrusive test")
         run_id = self.store.add_run(sid, actor.name[:100], test_list, stop_on_failure, fleet_id)
         self.bus.publish("run.requested", sid, run_id, requestor=actor.name, tests=test_list)
+        if self.cluster is not None and self.cluster.elsewhere(sid):
+            self.cluster.dispatch_run(run_id)  # the process holding the station sends it
+            return views.run(self.store.run(run_id))
         return await self._send_run(sid, run_id, actor.name, test_list, stop_on_failure)
 
     async def _send_run(self, sid, run_id, requestor, tests, stop_on_failure):
@@ -158,6 +166,9 @@ class Console:
         run = self._run(run_id, station)
         if run["status"] not in ("requested", "accepted", "running"):
             raise Conflict("run %d is %s" % (run_id, run["status"]), run=run_id)
+        if self.cluster is not None and self.cluster.elsewhere(run["station_id"]):
+            self.cluster.dispatch_cancel(run_id, actor.name)  # its outcome comes as events
+            return views.run(run)
         try:
             res = await self.endpoint.call(run["station_id"], "CancelDiagnostics",
                                            {"requestId": run_id}, _CALL_TIMEOUT)

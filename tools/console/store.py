@@ -211,6 +211,13 @@ class Store:
     def update_schedule(self, sched_id, **values):
         self._write(update(db.schedules).where(db.schedules.c.id == sched_id).values(**values))
 
+    def claim_schedule(self, sched_id, due_at, next_at):
+        """Move a due schedule on -> True for exactly one caller, so that several
+        console processes on one database fire it once."""
+        t = db.schedules.c
+        return self._write(update(db.schedules).where(t.id == sched_id, t.next_at == due_at)
+                           .values(next_at=next_at)).rowcount == 1
+
     def delete_schedule(self, sched_id):
         return self._write(delete(db.schedules).where(db.schedules.c.id == sched_id)).rowcount
 
