@@ -173,6 +173,12 @@ def make_agent(build_dir, tmp_path):
         return p.start() if start else p
 
     yield make
+    stop_all(procs)
+
+
+def stop_all(procs):
+    """Stop agents at a fixture's teardown; none may have logged a traceback or run out
+    of memory."""
     for p in procs:
         p.stop()
         text = p.log()

@@ -22,6 +22,18 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONSOLE = [sys.executable, os.path.join(ROOT, "tools", "console")]
 PASSWORD = "pässwort-der-station-1"  # 22 characters: inside OCPP's 16..40
 
+# Descriptors a ScriptedStation offers: an ordinary test and an intrusive one.
+MEMORY = {"testId": "memory", "testType": "SelfTest", "version": "1.0",
+          "description": "Free heap", "constraints": {"intrusive": False, "timeout": 10,
+                                                      "minInterval": 0, "needsNetwork": False},
+          "expectedOutcome": {"verdicts": ["Passed", "Failed"]}}
+CONTACTOR = {"testId": "contactor", "testType": "IntegrationTest", "version": "1.0",
+             "description": "Opens and closes the contactor (interrupts charging)",
+             "constraints": {"intrusive": True, "timeout": 30, "minInterval": 0,
+                             "needsNetwork": False},
+             "expectedOutcome": {"verdicts": ["Passed", "Failed"]}}
+
+
 
 class ConsoleProc:
     """`console serve` on loopback; restartable on the same ports and database."""
@@ -157,6 +169,17 @@ class ScriptedStation:
     def _run(self, coro, timeout=30):
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
 
+    def offer(self, tests, version="0123456789abcdef"):
+        """Answer GetDiagnosticsCatalog with `tests` in one part (catalogVersion
+        `version`), and accept every StartDiagnostics."""
+        def catalog(req):
+            self._loop.create_task(self._call("NotifyDiagnosticsCatalog", {
+                "requestId": req["requestId"], "catalogVersion": version,
+                "generatedAt": "2026-01-01T00:00:00Z", "seqNo": 0, "test": list(tests)}))
+            return {"status": "Accepted"}
+        self.answers.update(GetDiagnosticsCatalog=catalog, StartDiagnostics={"status": "Accepted"})
+        return self
+
     def connect(self):
         """-> None, or the HTTP status that refused the handshake."""
         return self._run(self._connect())
@@ -235,7 +258,7 @@ def console(tmp_path):
 def station_agent(build_dir, tmp_path):
     """station_agent(console, sid) -> a started agent (MicroPython unix port) for
     station `sid`, with its own directory, the console's password; stopped at teardown."""
-    from conftest import AgentProc, base_config
+    from conftest import AgentProc, base_config, stop_all
     procs = []
 
     def make(console, sid, password=PASSWORD, start=True, **over):
@@ -248,7 +271,4 @@ def station_agent(build_dir, tmp_path):
         return p.start() if start else p
 
     yield make
-    for p in procs:
-        p.stop()
-        text = p.log()
-        assert "Traceback" not in text and "MemoryError" not in text, text[-3000:]
+    stop_all(procs)

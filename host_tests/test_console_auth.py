@@ -6,7 +6,7 @@ import sqlite3
 
 import pytest
 
-from console_peer import PASSWORD, ConsoleProc, ScriptedStation
+from console_peer import CONTACTOR, MEMORY, PASSWORD, ConsoleProc, ScriptedStation
 
 
 @pytest.fixture(scope="module", name="console")
@@ -18,28 +18,10 @@ def shared_console(tmp_path_factory):
     assert c.stop() == 0
     assert "Traceback" not in c.log(), c.log()
 
-MEMORY = {"testId": "memory", "testType": "SelfTest", "version": "1.0",
-          "description": "Free heap", "constraints": {"intrusive": False, "timeout": 10,
-                                                      "minInterval": 0, "needsNetwork": False},
-          "expectedOutcome": {"verdicts": ["Passed", "Failed"]}}
-CONTACTOR = {"testId": "contactor", "testType": "IntegrationTest", "version": "1.0",
-             "description": "Opens and closes the contactor (interrupts charging)",
-             "constraints": {"intrusive": True, "timeout": 30, "minInterval": 0,
-                             "needsNetwork": False},
-             "expectedOutcome": {"verdicts": ["Passed", "Failed"]}}
-
 
 def scripted(console, sid, tests=(MEMORY, CONTACTOR)):
     """A Python station that offers `tests` and accepts every run."""
-    st = ScriptedStation(console.url, sid)
-
-    def catalog(req):
-        st._loop.create_task(st._call("NotifyDiagnosticsCatalog", {
-            "requestId": req["requestId"], "generatedAt": "2026-01-01T00:00:00Z", "seqNo": 0,
-            "test": list(tests)}))
-        return {"status": "Accepted"}
-    st.answers.update(GetDiagnosticsCatalog=catalog, StartDiagnostics={"status": "Accepted"})
-    return st
+    return ScriptedStation(console.url, sid).offer(tests)
 
 
 def result(run_id, result_id, test="memory"):
@@ -289,8 +271,8 @@ def test_a_catalog_that_never_ends_is_given_up(console):
         async def parts():
             for seq in range(6):  # 6 x 100 descriptors, every part saying "more follows"
                 await st._call("NotifyDiagnosticsCatalog", {
-                    "requestId": req["requestId"], "generatedAt": "2026-01-01T00:00:00Z",
-                    "seqNo": seq, "tbc": True,
+                    "requestId": req["requestId"], "catalogVersion": "00000000000000ff",
+                    "generatedAt": "2026-01-01T00:00:00Z", "seqNo": seq, "tbc": True,
                     "test": [dict(MEMORY, testId="t%d-%d" % (seq, i)) for i in range(100)]})
         st._loop.create_task(parts())
         return {"status": "Accepted"}

@@ -49,14 +49,7 @@ def stations(console, build_dir, tmp_path_factory):
     agent = AgentProc(build_dir, base_config(console.url, wd, stationId=AGENT,
                                              basicAuthPassword=PASSWORD,
                                              evses=[1]), wd).start()
-    st = ScriptedStation(console.url, SCRIPTED)
-
-    def catalog(req):
-        st._loop.create_task(st._call("NotifyDiagnosticsCatalog", {
-            "requestId": req["requestId"], "generatedAt": "2026-01-01T00:00:00Z", "seqNo": 0,
-            "test": [CONTACTOR]}))
-        return {"status": "Accepted"}
-    st.answers.update(GetDiagnosticsCatalog=catalog, StartDiagnostics={"status": "Accepted"})
+    st = ScriptedStation(console.url, SCRIPTED).offer([CONTACTOR])
     try:
         assert st.connect() is None
         console.wait_station(AGENT, timeout=60)

@@ -6,7 +6,7 @@ no token on the HTTP endpoint), the JSONL journal."""
 import httpx
 import pytest
 
-from console_peer import ConsoleProc
+from console_peer import CONTACTOR, MEMORY, ConsoleProc
 from mcp_peer import McpProc, http_client, run, stdio_client, tool_json
 
 AGENT = "mcp:claude-ops Zoë ✓"  # the token's name: non-ASCII, it travels as requestor
@@ -286,35 +286,18 @@ def test_stdio_transport_runs_and_cancels_as_its_token(console, tmp_path):
     assert calls[2]["run"] == started[1]["id"]
 
 
-MEMORY = {"testId": "memory", "testType": "SelfTest", "version": "1.0",
-          "description": "Free heap", "constraints": {"intrusive": False, "timeout": 10,
-                                                      "minInterval": 0, "needsNetwork": False},
-          "expectedOutcome": {"verdicts": ["Passed", "Failed"]}}
-CONTACTOR = {"testId": "contactor", "testType": "IntegrationTest", "version": "1.0",
-             "description": "Opens and closes the contactor (interrupts charging)",
-             "constraints": {"intrusive": True, "timeout": 30, "minInterval": 0,
-                             "needsNetwork": False},
-             "expectedOutcome": {"verdicts": ["Passed", "Failed"]}}
-
-
 def _scripted(console, sid):
     """A Python station offering an intrusive test (the MicroPython agent has none) and
     refusing memory runs with its own reasonCode."""
     from console_peer import ScriptedStation
-    st = ScriptedStation(console.url, sid)
-
-    def catalog(req):
-        st._loop.create_task(st._call("NotifyDiagnosticsCatalog", {
-            "requestId": req["requestId"], "generatedAt": "2026-01-01T00:00:00Z", "seqNo": 0,
-            "test": [MEMORY, CONTACTOR]}))
-        return {"status": "Accepted"}
+    st = ScriptedStation(console.url, sid).offer([MEMORY, CONTACTOR])
 
     def start(req):
         if req["test"][0]["testId"] == "memory":
             return {"status": "Rejected", "statusInfo": {"reasonCode": "Busy",
                                                          "additionalInfo": "Prüfung läuft"}}
         return {"status": "Accepted"}
-    st.answers.update(GetDiagnosticsCatalog=catalog, StartDiagnostics=start)
+    st.answers["StartDiagnostics"] = start
     return st
 
 

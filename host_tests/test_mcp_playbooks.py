@@ -231,14 +231,7 @@ def test_watcher_follows_again_after_the_console_restarts(console, tmp_path):
     console.add_station("CS-S")
 
     def station():
-        st = ScriptedStation(console.url, "CS-S")
-
-        def catalog(req):
-            st._loop.create_task(st._call("NotifyDiagnosticsCatalog", {
-                "requestId": req["requestId"], "generatedAt": "2026-01-01T00:00:00Z",
-                "seqNo": 0, "test": [METER]}))
-            return {"status": "Accepted"}
-        st.answers.update(GetDiagnosticsCatalog=catalog, StartDiagnostics={"status": "Accepted"})
+        st = ScriptedStation(console.url, "CS-S").offer([METER])
         assert st.connect() is None
         console.wait_station("CS-S")
         return st
