@@ -114,6 +114,11 @@ def build_dir(build_dir, tmp_path_factory):
     for name, src in FIXTURES.items():
         with open(os.path.join(out, "lib", "diag", "tests", name + ".py"), "w", encoding="utf-8") as f:
             f.write(src)
+    # A built tree offers exactly its build's list (diag/builtin): without it, the
+    # registry offers what lib/diag/tests holds, fixtures included.
+    for gen in ("builtin.mpy", "builtin.py"):
+        if os.path.exists(os.path.join(out, "lib", "diag", gen)):
+            os.remove(os.path.join(out, "lib", "diag", gen))
     return out
 
 

@@ -22,7 +22,10 @@ PARAMS = (
 # Reads only; hashing ~150 KB takes well under a second on an ESP32, the timeout
 # leaves room for a slow flash.
 CONSTRAINTS = (None, False, (), 120, 10, False)
-MEASURES = (("filesChecked", None, None), ("mismatches", None, "= 0"))
+MEASURES = (("filesChecked", None, None), ("mismatches", None, "= 0"), ("integrityVerified", None, "= 1"))
+SCOPE = "station"
+CLASSES = ("SoftwareIntegrity",)
+COST = (1, 0, 0, "None")  # expectedDuration s, flashWrites, flashBytes, network: reads only
 VERDICTS = ("Passed", "Failed", "Inconclusive", "Error")
 OUTCOME = ("Passed: every file the manifest lists is there, unchanged, and lib/ holds no other; "
            "Inconclusive when the agent runs from source (no manifest)")
@@ -159,6 +162,7 @@ def _frozen(ctx, b):
     ctx.evidence(_identity(b))
     ctx.measure("filesChecked", 0)
     ctx.measure("mismatches", len(bad), None, "= 0", not bad)
+    ctx.measure("integrityVerified", 0 if bad else 1, None, "= 1", not bad)
     if bad:
         ctx.evidence("frozen modules shadowed by files: " + ", ".join(bad[:_MAX_NAMED]))
         ctx.fail("Shadowed", "%d agent modules load from files, not the frozen firmware" % len(bad))
@@ -249,6 +253,7 @@ async def _check(ctx):
     fails = bad + (0 if ctx.p["allowExtra"] else extra)
     ctx.measure("filesChecked", checked)
     ctx.measure("mismatches", bad + extra, None, "= 0", not (bad + extra))
+    ctx.measure("integrityVerified", 0 if fails else 1, None, "= 1", not fails)
     if named:
         more = bad + extra - len(named)
         ctx.evidence(", ".join(named) + (" and %d more" % more if more > 0 else ""))
