@@ -2,8 +2,8 @@
 
 Scenarios: A, the OCPP core alone: boot, full base report (every NotifyReport part),
 100 GetVariables; Ad, the same with the diagnostics extension; B, Ad plus the
-diagnostics catalog and every test once (the meter test against a simulated meter on a
-pty pair, tools/meter_peer.py); M, the meter test alone, ten times, against its time on
+diagnostics catalog and every test once, results signed (a key set first; the meter
+test against a simulated meter on a pty pair, tools/meter_peer.py); M, the meter test alone, ten times, against its time on
 the wire. For each it prints the smallest -X heapsize (KB) at which the scenario completes, the peak heap
 in use, the size of lib/ compiled with mpy-cross, and GetVariables round-trip times
 measured at the CSMS, and checks the issues' targets. Results also go to build/bench.json.
@@ -86,6 +86,11 @@ async def scenario_full(csms, station, rtts):
     """Boot, full report, catalog, every test once, 100 GetVariables."""
     calls = _Calls(csms, 30)
     await _boot_and_report(csms, station, calls)
+    # Results signed (SPEC DG16), as on a station that gives audit evidence.
+    res = await csms.call(station, "SetVariables", {"setVariableData": [
+        {"component": {"name": "DiagnosticsCtrlr"}, "variable": {"name": "ResultSigningKey"},
+         "attributeValue": "bench-1:" + "5a" * 32}]})
+    assert res["setVariableResult"][0]["attributeStatus"] == "Accepted", res
     res = await csms.call(station, "GetDiagnosticsCatalog", {"requestId": 2})
     assert res["status"] == "Accepted", res
     tests = set()
@@ -106,6 +111,7 @@ async def scenario_full(csms, station, rtts):
                               lambda p, i=i: p["result"].get("requestId") == 10 + i))["payload"]["result"]
         # nts cannot pass on MicroPython's TLS (no TLS 1.3 / ALPN): Inconclusive is its healthy result.
         assert r["verdict"] == ("Inconclusive" if tid == "nts" else "Passed"), r
+        assert r["signature"]["keyId"] == "bench-1", r
     await _get_variables(csms, station, rtts)
 
 

@@ -5,6 +5,8 @@ from model.devmodel import Component
 
 # Version: the version of docs/diagnostics/SPEC.md implemented here (its front matter);
 # with Available, how a CSMS discovers support and version (SPEC.md 4.8).
+_SKEY = "dm/DiagnosticsCtrlr/ResultSigningKey"  # where the device model keeps it (diag.sign.SKEY)
+
 _CTRLR = """
 Enabled||b|RW||||||true
 Available||b|R||||||true
@@ -16,7 +18,9 @@ StartupTiming||o|RW||||BeforeBoot;AfterBoot||AfterBoot
 VendorId||s|R|||||c|
 ResultsStored||i|R||||||
 ResultsPending||i|R||||||
-RunningTests||s|R||||||"""
+RunningTests||s|R||||||
+ResultSigningKey||s|W|||165|||
+ResultSigningKeyId||s|R|||36|||"""
 
 _TEST = """
 TestType||o|R||||SelfTest;IntegrationTest;HealthCheck;SecurityTest;ComplianceTest;PerformanceTest|c|
@@ -50,9 +54,16 @@ def install(agent):
             return cfg.get("healthCheckInterval")
         if var == "StartupTests":
             return cfg.get("startupTests")
+        if var == "ResultSigningKeyId":  # the id only: the key is write-only
+            return (agent.store.get(_SKEY) or "").split(":")[0]
         return None
 
-    agent.dm.add(Component("DiagnosticsCtrlr", _CTRLR, get=ctrlr))
+    def ctrlr_set(var, inst, value):
+        if var == "ResultSigningKey":
+            return _signing_key(agent, value)
+        return None
+
+    agent.dm.add(Component("DiagnosticsCtrlr", _CTRLR, get=ctrlr, on_set=ctrlr_set))
     for tid in d.registry.ids():
         add_test(agent, tid)
     for tid, reason in d.registry.bad:
@@ -104,3 +115,28 @@ def add_bad(agent, tid, reason):
         return ""
 
     agent.dm.add(Component("DiagnosticTest", _TEST, instance=tid, get=bad_get))
+
+
+def _signing_key(agent, value):
+    """SetVariables DiagnosticsCtrlr.ResultSigningKey "<keyId>:<hex key>" (SPEC DG16):
+    None to accept, else the reasonCode. Results made from now on are signed with
+    it; older ones keep the key id they were signed with."""
+    import lazy
+    try:
+        k = lazy.load("diag.sign").parse_key(value)
+    finally:
+        lazy.drop("diag.sign")
+    if type(k) is not tuple:
+        return k
+    cfg = agent.cfg
+    if cfg["production"] and cfg["securityProfile"] < 2:
+        # A key sent over plain ws:// is known to whoever listened: not one to sign with.
+        return "InsecureTransport"
+    old = agent.store.get(_SKEY) or ""
+    n = len(k[0]) + 1
+    if old[:n] == value[:n] and old[n:].lower() != value[n:].lower():
+        # A key id names one key forever: a verifier keeps old keys by id.
+        return "KeyIdInUse"
+    import log
+    log.info("diag: result signing key %s set", k[0])
+    return None

@@ -8,6 +8,35 @@ from diag.registry import Registry
 from ocpp.rpc import CallError, Offline
 
 
+_MAX_EVENTS = 8  # integrity events queued at a start; the rest in one summary
+
+
+def _open_journal(agent):
+    """The journal, every result checked as it is read (checksum, and signature
+    under the current key); a result that fails is reported to the CSMS as a
+    SecurityEventNotification naming it (SPEC DG16): a journal altered on flash."""
+    import lazy
+    sign = lazy.load("diag.sign")
+    key = sign.current(agent.store)
+    try:
+        j = Journal(agent.store.dir, check=lambda r: sign.check(r, key))
+    finally:
+        lazy.drop("diag.sign")  # loaded again only by a station that signs
+    if j.tampered:
+        import clock
+        bad = j.tampered
+        for rid, why in bad[:_MAX_EVENTS]:
+            info = "resultId %d: %s mismatch; the record was dropped" % (rid, why)
+            agent.station.outbox.put("SecurityEventNotification", {
+                "type": "DiagnosticsResultIntegrityFailure", "timestamp": clock.iso(), "techInfo": info})
+        if len(bad) > _MAX_EVENTS:
+            agent.station.outbox.put("SecurityEventNotification", {
+                "type": "DiagnosticsResultIntegrityFailure", "timestamp": clock.iso(),
+                "techInfo": ("%d more result(s) failed: %s" % (len(bad) - _MAX_EVENTS, ",".join(
+                    str(t[0]) for t in bad[_MAX_EVENTS:])))[:255]})
+    return j
+
+
 class Diagnostics:
     def __init__(self, agent):
         cfg = agent.cfg
@@ -16,7 +45,7 @@ class Diagnostics:
         self.binding = "native"  # diag.binding.NATIVE, without importing it at start
         self.via = None  # binding of the CALL being handled right now
         self.registry = Registry(agent.store, cfg.get("diagTests"))
-        self.journal = Journal(agent.store.dir)
+        self.journal = _open_journal(agent)
         self._runner = None
         # GetLog: the upload task under way, its requestId, and scheme://host of the
         # last location (the security test flags plain http; no path, no credentials).
@@ -58,7 +87,9 @@ class Diagnostics:
 
     def recover(self):
         """After a restart: every test of a journaled run that has no result gets one,
-        the first Aborted (it was running, or about to), the rest Skipped."""
+        the first Aborted (it was running, or about to), the rest Skipped. A result
+        dropped for failing its integrity check is not replaced: it was reported as
+        a security event, and a new result under its id would hide the alteration."""
         import clock
         from diag import result
         j = self.journal
@@ -68,6 +99,9 @@ class Diagnostics:
             for i, t in enumerate(run.get("tests") or ()):
                 rid = first + i
                 if rid in j.ids or type(t) is not list or len(t) != 2:
+                    continue
+                if [1 for x in j.tampered if x[0] == rid]:
+                    verdict = "Skipped"
                     continue
                 ctx = result.Ctx(self.agent, None)
                 ctx.fail("StationRestarted", "the station restarted before this test ended")

@@ -14,6 +14,11 @@
 # Bounded: the log is rewritten (write-then-rename) keeping every pending result,
 # the open run markers and the newest acknowledged results, at most once every
 # `limit` appended lines so that a long backlog is not rewritten on every append.
+# At the start each result is also checked (`check`: its checksum, its signature
+# when it names the current key): a record that reads as a result but fails, or
+# whose complete CRC does not match, was altered on flash (not torn by a power
+# cut): it is dropped like a corrupt one and listed in `tampered` as
+# (resultId, what failed), for a SecurityEventNotification (SPEC DG16).
 import binascii
 import json
 import os
@@ -53,9 +58,30 @@ def _parse(line):
     return None
 
 
+def _altered_id(line):
+    """The result id of a line whose CRC is complete but wrong while its body still
+    reads as a result (bits flipped or text edited), else None: a power cut tears
+    a line, it does not leave a whole record with a wrong CRC."""
+    line = line.rstrip(b"\n")
+    i = line.rfind(b" ")
+    if i < 0 or len(line) - i != 9:
+        return None
+    try:
+        int(line[i + 1:], 16)
+        rec = json.loads(line[:i])
+    except MemoryError:
+        raise
+    except Exception:
+        return None
+    rid = rec.get("resultId") if type(rec) is dict else None
+    return rid if type(rid) is int else None
+
+
 class Journal:
-    def __init__(self, dirname, limit=_LIMIT):
+    def __init__(self, dirname, limit=_LIMIT, check=None):
         self.path = dirname + "/results.log"
+        self.check = check  # result -> None, or what failed ("checksum", ...)
+        self.tampered = []  # (resultId, what failed) found at the start
         self.limit = limit
         self.ids = []  # result ids in order
         self.pending = []  # result ids not acknowledged, in order
@@ -96,6 +122,11 @@ class Journal:
                 self.lines += 1
                 if rec is None:
                     bad += 1
+                    rid = _altered_id(line)
+                    if rid is not None:
+                        self.tampered.append((rid, "crc"))
+                elif "resultId" in rec and self._failed(rec):
+                    bad += 1
                 elif "ack" in rec:
                     acked.add(rec["ack"])
                 elif "run" in rec:
@@ -113,11 +144,24 @@ class Journal:
         for first in list(self.runs):
             if all(r in seen for r in range(first, first + self.runs[first])):
                 del self.runs[first]
+        if self.tampered:
+            log.warn("journal: result(s) failing the integrity check: %s", self.tampered)
         if unreadable:
             log.warn("journal: %d record(s) too big for the heap now, kept", unreadable)
         elif bad:
             log.warn("journal: %d torn or corrupt record(s) dropped", bad)
-            self._compact()
+            self._compact(self.tampered and [t[0] for t in self.tampered])
+
+    def _failed(self, rec):
+        if self.check is None:
+            return None
+        try:
+            why = self.check(rec)
+        except MemoryError:  # not checked for lack of heap: kept, never taken for tampered
+            return None
+        if why:
+            self.tampered.append((rec["resultId"], why))
+        return why
 
     def _write_line(self, f, rec):
         body = json.dumps(rec).encode()
@@ -194,7 +238,8 @@ class Journal:
         """Run markers whose tests have not all got a result (after a restart)."""
         return [r for r in self.records("run") if r["run"] in self.runs]
 
-    def _compact(self):
+    def _compact(self, drop=None):
+        """drop: ids whose records failed the check at the start (never rewritten)."""
         acked = [r for r in self.ids if r not in self.pending]
         keep_pending = self.pending[-_PENDING_MAX:]
         if len(keep_pending) < len(self.pending):
@@ -213,9 +258,10 @@ class Journal:
                     if r["run"] in self.runs:
                         self._write_line(out, r)
                 for r in self.records():
-                    if r["resultId"] in keep and r["resultId"] not in ids:
+                    rid = r["resultId"]
+                    if rid in keep and rid not in ids and not (drop and rid in drop):
                         self._write_line(out, r)
-                        ids.append(r["resultId"])
+                        ids.append(rid)
                 for rid in ids:
                     if rid not in self.pending:
                         self._write_line(out, {"ack": rid})

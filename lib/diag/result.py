@@ -2,6 +2,7 @@
 # checksum: SHA-256 over the canonical JSON of the result without `checksum`
 # (keys sorted, no whitespace), which a CSMS or auditor recomputes with
 #   json.dumps(r, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+# A station with a signing key also signs each result (seal(), diag/sign.py).
 import json
 
 _EVIDENCE_MAX = 1000
@@ -84,8 +85,20 @@ def make(rid, tid, ttype, requestor, trigger, params, start, end, verdict, ctx, 
             r["healthStatus"] = ctx.health
         if ctx.reason:
             r["statusInfo"] = {"reasonCode": ctx.reason[0][:20], "additionalInfo": ctx.reason[1][:1024]}
-    r["checksum"] = checksum(r)
+    seal(r, ctx and ctx.agent)
     return r
+
+
+def seal(r, agent=None):
+    """The last step of every result: its signature when the station has a key
+    (diag/sign.py, SPEC DG16; unsigned when none is set), then the checksum, which
+    covers the signature."""
+    if agent is not None and agent.store.get("dm/DiagnosticsCtrlr/ResultSigningKey"):
+        from diag import sign
+        key = sign.current(agent.store)
+        if key:
+            return sign.seal(r, key)
+    r["checksum"] = checksum(r)
 
 
 class Ctx:
