@@ -299,5 +299,7 @@ def make_app(console, scheduler):
         Route("/api/tokens/{name}", token, methods=["DELETE"]),
         Route("/api/events", events),
     ], exception_handlers={Exception: _internal})
+    from . import api_evidence  # evidence report and signing keys (its own module)
+    app.router.routes.extend(api_evidence.ROUTES)
     app.state.console, app.state.schedules = console, scheduler
     return app
