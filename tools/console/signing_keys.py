@@ -51,6 +51,9 @@ class SigningKeys:
         """A new random 32-byte key for `sid`, stored, then set on the station."""
         require(actor, "admin", "provisioning a result-signing key")
         self.console._station(sid)
+        if not self.console.endpoint.is_connected(sid):
+            # Nothing sent, nothing kept: a key is stored only once it may reach the station.
+            raise Unreachable("station %s is not connected" % sid, station=sid)
         key_id = key_id or time.strftime("k-%Y%m%dT%H%M%S", time.gmtime())
         key = secrets.token_bytes(32)
         try:

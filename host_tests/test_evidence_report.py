@@ -1,0 +1,212 @@
+"""Evidence reports an auditor can check (SPEC DG19), from real runs of live agents
+(MicroPython unix port) through the console: keys provisioned by the console (DG16),
+runs asked by an operator, an AI agent's token and a failing test, the report as JSON and
+printable HTML, and `console verify` offline: the untouched report verifies; a changed
+byte in a measurement, a dropped result (also with its list and digest rewritten), a
+result signed with another station's key, a stripped signature each fail, named by
+station and resultId. A `read` token may produce a report, not provision or export keys."""
+import copy
+import json
+import os
+
+import pytest
+
+from console_peer import console, station_agent  # noqa: F401  (fixtures)
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+A, B = "CS001", "CS-Ünï-2"               # a non-ASCII station id travels through all of it
+AUDITOR = "Prüferin Zoë ✓"               # read token: the report's generatedBy
+OPERATOR = "Opérateur ☃ 測試"             # run token
+AI_AGENT = "mcp:claude-ops Ω"            # an AI agent's token (requestor kind ai-agent)
+RULE = "SecurityCtrlr.OrganizationName == Ünïcødé <b>&</b>"  # evidence with markup in it
+KEY_ID = "audit-1"                       # both stations under the same key id: only the key differs
+
+
+def _signing():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        "ocppdiag_signing_t", os.path.join(ROOT, "tools", "ocppdiag", "signing.py"))
+    m = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(m)
+    return m
+
+
+def _run(console, token, sid, tests):
+    r = console.api("POST", "/api/stations/%s/runs" % _seg(sid), token,
+                    json_body={"tests": tests})
+    assert r.status_code == 201, r.text
+    return console.wait_run(r.json()["id"], lambda x: x["verdict"] is not None, timeout=120)
+
+
+def _seg(sid):
+    from urllib.parse import quote
+    return quote(sid, safe="")
+
+
+def _verify(console, tmp_path, rep, keys=True, name="t.json"):
+    p = tmp_path / name
+    p.write_text(json.dumps(rep, ensure_ascii=False), encoding="utf-8")
+    args = ["verify", str(p)] + (["--keys", str(tmp_path / "keys.json")] if keys else [])
+    return console.cli(*args, token="")
+
+
+def _reseal(section):
+    """What a console that hides its change would also do: list, count, digest redone."""
+    import sys
+    sys.path.insert(0, os.path.join(ROOT, "tools"))
+    from ocppdiag.evidence import seal_station
+    seal_station(section)
+
+
+@pytest.mark.req("DG19.FR.01", "DG19.FR.02", "DG19.FR.03", "DG19.FR.04", "DG19.FR.05",
+                 "DG19.FR.06", "DG19.FR.07")
+def test_report_from_real_runs_verifies_and_each_tampering_is_named(console, station_agent,
+                                                                    tmp_path):
+    for sid in (A, B):
+        console.add_station(sid)
+        station_agent(console, sid)
+    for sid in (A, B):
+        console.wait_station(sid)
+        rc, k, err = console.cli("key", "provision", sid, "--key-id", KEY_ID, "--json")
+        assert rc == 0 and k["keyId"] == KEY_ID and k["status"] == "active", (k, err)
+
+    op = console.token(OPERATOR, "run")
+    ai = console.token(AI_AGENT, "run")
+    runs = [_run(console, op, A, [{"testId": "memory", "parameters": {"minFreeBytes": 5000}}]),
+            _run(console, op, A, [{"testId": "compliance", "parameters": {"rules": RULE}}]),
+            _run(console, ai, A, [{"testId": "noop", "parameters": {"durationMs": 10,
+                                                                    "outcome": "Failed"}}]),
+            _run(console, op, A, [{"testId": "memory", "parameters": {"minFreeBytes": 6000}}]),
+            _run(console, ai, B, [{"testId": "memory", "parameters": {}}])]
+    assert [r["verdict"] for r in runs] == ["Passed", "Failed", "Failed", "Passed", "Passed"]
+
+    reader = console.token(AUDITOR, "read")
+    html, js = tmp_path / "report.html", tmp_path / "report.json"
+    rc, out, err = console.cli("report", A, B, "--since", "1d", "--html", str(html),
+                               "--json=" + str(js), token=reader)  # --json FILE, as one word
+    assert "CS001" in out and "1..4" in out  # the summary table
+    assert rc == 0, (out, err)
+    rep = json.loads(js.read_text(encoding="utf-8"))
+    assert rep["generatedBy"] == AUDITOR and rep["stationIds"] == sorted([A, B])
+    ia = rep["stationIds"].index(A)
+    sa, sb = rep["stations"][ia], rep["stations"][1 - ia]
+    assert sa["stationId"] == A and sa["count"] == 4 and sa["resultIds"] == [1, 2, 3, 4]
+    assert sb["stationId"] == B and sb["resultIds"] == [1]
+    # Every result exactly as the station sent it (the console's stored payload), signed.
+    sent = {(r["station"], x["resultId"]): x["result"] for r in runs
+            for x in console.ok("GET", "/api/runs/%d" % r["id"])["results"]}
+    for s in (sa, sb):
+        for e in s["results"]:
+            assert e["result"] == sent[(s["stationId"], e["resultId"])]
+            assert e["result"]["signature"]["keyId"] == KEY_ID and e["checksumVerifiedOnReceipt"]
+    who = {e["resultId"]: (e["requestor"], e["requestorKind"]) for e in sa["results"]}
+    assert who == {1: (OPERATOR, "operator"), 2: (OPERATOR, "operator"),
+                   3: (AI_AGENT, "ai-agent"), 4: (OPERATOR, "operator")}
+    assert {"name": "minFreeBytes", "value": 5000} in sa["results"][0]["result"]["parameter"]
+    assert [k["keyId"] for k in sa["signingKeys"]] == [KEY_ID]
+    assert rep["incidents"]["recorded"] is False and "no incident" in rep["incidents"]["note"]
+
+    # The HTML: charts inline, evidence and requestors as escaped text, nothing external.
+    page = html.read_text(encoding="utf-8")
+    assert page.count("<svg") >= 4 and "Verdicts by test" in page
+    assert "memory: freeHeap (B)" in page and 'class="limit"' in page  # measurement vs limit
+    assert "Ünïcødé &lt;b&gt;&amp;&lt;/b&gt;" in page and "<b>&</b>" not in page
+    assert OPERATOR in page and AI_AGENT in page and "(ai-agent)" in page
+    assert sa["results"][0]["result"]["checksum"] in page and AUDITOR in page
+    assert "<script" not in page and "http://" not in page.replace("http://www.w3.org/2000/svg", "")
+
+    # The keys file, by an admin; then verify offline (no console involved: token "").
+    rc, _, err = console.cli("key", "export", "-o", str(tmp_path / "keys.json"))
+    assert rc == 0, err
+    keys = json.loads((tmp_path / "keys.json").read_text(encoding="utf-8"))
+    assert set(keys) == {A, B} and set(keys[A]) == {KEY_ID} and keys[A] != keys[B]
+    assert oct(os.stat(tmp_path / "keys.json").st_mode & 0o777) == "0o600"
+    rc, text, _ = console.cli("verify", str(js), "--keys", str(tmp_path / "keys.json"), token="")
+    assert rc == 0 and "5 result(s) of 2 station(s), 5 signed, 5 signature(s) checked: all verified" \
+        in text, text
+    rc, v, _ = console.cli("verify", str(js), "--json", token="")
+    assert rc == 0 and v["verified"] and v["stats"]["results"] == 5
+
+    signing = _signing()
+
+    # 1. One byte changed in a measurement.
+    bad = copy.deepcopy(rep)
+    m = bad["stations"][ia]["results"][0]["result"]["measurement"][0]
+    m["value"] += 1
+    rc, text, _ = _verify(console, tmp_path, bad)
+    assert rc == 1 and "FAILED station CS001 result 1: checksum mismatch" in text, text
+    # ...and with the checksum recomputed (a console can do that): the signature catches it.
+    r1 = bad["stations"][ia]["results"][0]["result"]
+    r1["checksum"] = signing.checksum(r1)
+    rc, text, _ = _verify(console, tmp_path, bad)
+    assert rc == 1 and "FAILED station CS001 result 1: signature mismatch (key id 'audit-1')" in text
+    rc, text, _ = _verify(console, tmp_path, bad, keys=False)
+    assert rc == 1 and "station CS001: digest mismatch" in text  # even without keys
+
+    # 2. A dropped result: from the list of results only, then with resultIds, count and
+    #    digest rewritten to match; the gap in the station's consecutive ids names it.
+    bad = copy.deepcopy(rep)
+    del bad["stations"][ia]["results"][2]
+    rc, text, _ = _verify(console, tmp_path, bad)
+    assert rc == 1 and "FAILED station CS001 result 3: listed in the report but missing" in text
+    _reseal(bad["stations"][ia])
+    assert bad["stations"][ia]["resultIds"] == [1, 2, 4]
+    rc, text, _ = _verify(console, tmp_path, bad)
+    assert rc == 1 and "FAILED station CS001 result 3: missing: a gap between results 2 and 4" \
+        in text, text
+
+    # 3. Station B's real result filed under station A (same resultId, same key id): only
+    #    A's key verifies A's results.
+    bad = copy.deepcopy(rep)
+    bad["stations"][ia]["results"][0] = copy.deepcopy(sb["results"][0])
+    _reseal(bad["stations"][ia])
+    rc, text, _ = _verify(console, tmp_path, bad)
+    assert rc == 1 and ("FAILED station CS001 result 1: signed with the key of station %s, "
+                        "not of CS001" % B) in text, text
+    assert text.count("FAILED") == 1
+
+    # 4. The signature stripped and the checksum redone: unsigned where a key is held.
+    bad = copy.deepcopy(rep)
+    r4 = bad["stations"][ia]["results"][3]["result"]
+    del r4["signature"]
+    r4["checksum"] = signing.checksum(r4)
+    _reseal(bad["stations"][ia])
+    rc, text, _ = _verify(console, tmp_path, bad)
+    assert rc == 1 and "FAILED station CS001 result 4: unsigned" in text
+
+    # The same report from the API as HTML, for the web page (role read).
+    r = console.api("GET", "/api/report", reader, station=[A], since="2000-01-01T00:00:00Z",
+                    format="html")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    assert "Station CS001" in r.text and B not in r.text
+
+
+@pytest.mark.req("DG19.FR.08")
+def test_who_may_report_provision_and_export_keys(console):
+    console.add_station(A)
+    reader = console.token(AUDITOR, "read")
+    runner = console.token(OPERATOR, "run-intrusive")
+    # read: a report, yes (an empty window is still a verifiable report) ...
+    r = console.api("GET", "/api/report", reader, station=A, since="2000-01-01T00:00:00Z")
+    assert r.status_code == 200 and r.json()["stations"][0]["count"] == 0
+    # ... but no keys: not exported, not provisioned (nor by a run-intrusive token).
+    for tok in (reader, runner):
+        r = console.api("GET", "/api/signing-keys", tok)
+        assert r.status_code == 403 and r.json()["error"]["role"] == "admin"
+        r = console.api("POST", "/api/stations/%s/signing-key" % A, tok, json_body={})
+        assert r.status_code == 403 and r.json()["error"]["role"] == "admin"
+    rc, _, err = console.cli("key", "export", "-o", "k.json", token=reader)
+    assert rc == 3 and "admin" in err and not os.path.exists(os.path.join(console.workdir,
+                                                                          "k.json"))
+    rc, _, err = console.cli("key", "provision", A, token=reader)
+    assert rc == 3
+    r = console.api("GET", "/api/report", "", station=A, since="2000-01-01T00:00:00Z")
+    assert r.status_code == 401
+    # A station that is not connected cannot take a key: refused, nothing kept.
+    r = console.api("POST", "/api/stations/%s/signing-key" % A, json_body={"keyId": "k1"})
+    assert r.status_code == 503 and r.json()["error"]["station"] == A
+    assert console.ok("GET", "/api/signing-keys") == {}
+    r = console.api("GET", "/api/report", reader, station="nope", since="2000-01-01T00:00:00Z")
+    assert r.status_code == 404
+    r = console.api("GET", "/api/report", reader, station=A, since="yesterday")
+    assert r.status_code == 422
