@@ -19,7 +19,7 @@ _VERDICT_COLOURS = OrderedDict([("Passed", "#2e7d32"), ("Failed", "#c62828"),
                                 ("Skipped", "#bdbdbd")])
 _LIMIT = re.compile(r"\s*(<=|>=|<|>|==)\s*(-?\d+(?:\.\d+)?)\s*$")
 _MAX_CHARTS = 40  # measurement charts per report: beyond, the tables still list every value
-_W, _H, _PAD = 560, 170, 36
+_W, _H, _PAD = 480, 160, 36
 
 
 def _env():
