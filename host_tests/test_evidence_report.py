@@ -105,6 +105,12 @@ def test_report_from_real_runs_verifies_and_each_tampering_is_named(console, sta
     assert {"name": "minFreeBytes", "value": 5000} in sa["results"][0]["result"]["parameter"]
     assert [k["keyId"] for k in sa["signingKeys"]] == [KEY_ID]
     assert rep["incidents"]["recorded"] is False and "no incident" in rep["incidents"]["note"]
+    # The fleet form: every station, the same sections.
+    rc, _, err = console.cli("report", "--all", "--since", "1d",
+                             "--json=" + str(tmp_path / "fleet.json"), token=reader)
+    fleet = json.loads((tmp_path / "fleet.json").read_text(encoding="utf-8"))
+    assert rc == 0 and fleet["stationIds"] == rep["stationIds"], err
+    assert [s["digest"] for s in fleet["stations"]] == [s["digest"] for s in rep["stations"]]
 
     # The HTML: charts inline, evidence and requestors as escaped text, nothing external.
     page = html.read_text(encoding="utf-8")
@@ -210,3 +216,62 @@ def test_who_may_report_provision_and_export_keys(console):
     assert r.status_code == 404
     r = console.api("GET", "/api/report", reader, station=A, since="yesterday")
     assert r.status_code == 422
+
+
+def _verify_files(tmp_path, report_text, keys_text=None):
+    import subprocess
+    from console_peer import CONSOLE
+    (tmp_path / "r.json").write_text(report_text, encoding="utf-8")
+    args = CONSOLE + ["verify", str(tmp_path / "r.json")]
+    if keys_text is not None:
+        (tmp_path / "k.json").write_text(keys_text, encoding="utf-8")
+        args += ["--keys", str(tmp_path / "k.json")]
+    p = subprocess.run(args, capture_output=True, timeout=60, env=dict(os.environ, CONSOLE_URL=""))
+    return p.returncode, p.stdout.decode(), p.stderr.decode()
+
+
+@pytest.mark.req("DG19.FR.06", "DG19.FR.07")
+def test_verify_names_failures_of_a_hostile_report_and_never_crashes(tmp_path):
+    signing = _signing()
+    key = bytes(range(32))
+
+    def result(rid, **extra):
+        r = dict({"resultId": rid, "testId": "memory", "verdict": "Passed",
+                  "evidence": "évidence ☃ %d" % rid}, **extra)
+        return signing.sign(r, "k1", key)
+
+    good = [result(1), result(2), result(3)]
+    import sys
+    sys.path.insert(0, os.path.join(ROOT, "tools"))
+    from ocppdiag.evidence import FORMAT, seal_station
+    sec = seal_station({"stationId": "Zoë-1", "results": [{"result": r} for r in good]})
+    rep = {"format": FORMAT, "stations": [sec]}
+    keys = json.dumps({"Zoë-1": {"k1": key.hex()}})
+    rc, out, err = _verify_files(tmp_path, json.dumps(rep), keys)
+    assert rc == 0 and "3 result(s) of 1 station(s), 3 signed, 3 signature(s) checked: all verified" \
+        in out, (out, err)
+
+    hostile = [
+        ("not json {", None, 2, "cannot read"),
+        ("[" * 100000 + "]" * 100000, None, 2, "cannot read"),
+        ("[1, 2]", None, 1, "FAILED report: not an evidence report"),
+        (json.dumps({"format": FORMAT, "stations": "x"}), None, 1, "no list of stations"),
+        (json.dumps({"format": FORMAT, "stations": [1, {"stationId": "S", "results": [
+            "x", {"result": {"resultId": True}}], "resultIds": ["a"]}]}), None, 1,
+         "FAILED station S: an entry that is not a result"),
+        (json.dumps({"format": FORMAT, "stations": [dict(sec, resultIds=[1, 2, 3, 10 ** 9],
+                                                        count=4)]}),
+         None, 1, "FAILED station Zoë-1 result 4: missing: a gap between results 3 and 1000000000"),
+        (json.dumps(rep).replace('"resultId": 2', '"resultId": NaN'), None, 1,
+         "FAILED station Zoë-1: an entry that is not a result"),
+        (json.dumps(rep), '{"Zoë-1": {"k1": "not hex"}}', 1,
+         "FAILED station Zoë-1 result 1: unknown key id 'k1'"),
+        (json.dumps(rep), '["keys"]', 1, "FAILED report: keys: not an object"),
+    ]
+    for report_text, keys_text, want_rc, want in hostile:
+        rc, out, err = _verify_files(tmp_path, report_text, keys_text)
+        assert rc == want_rc and want in out + err, (report_text[:80], out, err)
+        assert "Traceback" not in err
+    # A gap of a billion ids is named, but not line by line a billion times.
+    rc, out, _ = _verify_files(tmp_path, hostile[5][0])
+    assert out.count("missing: a gap") <= 1000
