@@ -25,15 +25,14 @@ def _v1_initial(conn):
     db.metadata.create_all(conn)
 
 
-def _v3_signing_keys(conn):
-    # Number 3: 2 is the PostgreSQL cluster tables' (branch pg10).
+def _v2_signing_keys(conn):
     from . import signing_keys
     signing_keys.create_tables(conn)  # its table, defined (and frozen) in signing_keys.py
 
 
 MIGRATIONS = [
     (1, "initial tables", _v1_initial),
-    (3, "result-signing keys by station and key id", _v3_signing_keys),
+    (2, "result-signing keys by station and key id", _v2_signing_keys),
 ]
 
 

@@ -23,7 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from ocppdiag.signing import key_value  # noqa: E402
 
 _meta = MetaData()
-# Frozen here as migration 3 created it; a later change is a new migration.
+# Frozen here as its migration (migrations.py) created it; a later change is a new migration.
 signing_keys = Table(
     "signing_keys", _meta,
     Column("station_id", String(48), primary_key=True),
