@@ -275,3 +275,24 @@ def test_verify_names_failures_of_a_hostile_report_and_never_crashes(tmp_path):
     # A gap of a billion ids is named, but not line by line a billion times.
     rc, out, _ = _verify_files(tmp_path, hostile[5][0])
     assert out.count("missing: a gap") <= 1000
+
+
+@pytest.mark.req("DG19.FR.08")
+def test_a_key_the_station_refuses_is_kept_out_of_the_keys_file(console, station_agent):
+    # A production station on plain ws:// refuses a key (DG16.FR.07): a key sent in clear.
+    console.add_station(A)
+    station_agent(console, A, production=True)
+    console.wait_station(A, catalog=False)
+    r = console.api("POST", "/api/stations/%s/signing-key" % A, json_body={"keyId": "k-clear"})
+    assert r.status_code == 409, r.text
+    err = r.json()["error"]
+    assert err["reasonCode"] == "InsecureTransport" and err["keyId"] == "k-clear"
+    assert console.ok("GET", "/api/signing-keys") == {}
+    # The attempt is journaled; the report shows no key for the station.
+    evs = console.ok("GET", "/api/events", station=A)
+    assert "key.provisioned" not in [e["kind"] for e in evs]
+    (refused,) = [e for e in evs if e["kind"] == "key.refused"]
+    assert refused["data"] == {"keyId": "k-clear", "reasonCode": "InsecureTransport", "by": "admin"}
+    rep = console.ok("GET", "/api/report", station=A, since="2000-01-01T00:00:00Z")
+    assert rep["stations"][0]["signingKeys"] == [
+        {"keyId": "k-clear", "status": "rejected", "createdBy": "admin"}]

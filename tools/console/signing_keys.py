@@ -78,11 +78,15 @@ class SigningKeys:
             raise Unreachable("station %s: %s" % (sid, e), station=sid, keyId=key_id)
         except CallErrorReply as e:
             self._set(sid, key_id, "rejected", "%s %s" % (e.code, e.description))
+            self.console.bus.publish("key.refused", sid, keyId=key_id, reasonCode=e.code,
+                                     by=actor.name)
             raise Conflict("station refused the key: %s" % e.code, station=sid, keyId=key_id)
         r = (res.get("setVariableResult") or [{}])[0]
         if r.get("attributeStatus") != "Accepted":
             why = (r.get("attributeStatusInfo") or {}).get("reasonCode") or r.get("attributeStatus")
             self._set(sid, key_id, "rejected", str(why))
+            self.console.bus.publish("key.refused", sid, keyId=key_id, reasonCode=why,
+                                     by=actor.name)
             raise Conflict("station refused the key: %s" % why, station=sid, keyId=key_id,
                            reasonCode=why)
         self._set(sid, key_id, "active", None)
