@@ -122,17 +122,24 @@ def _signing_key(agent, value):
     None to accept, else the reasonCode. Results made from now on are signed with
     it; older ones keep the key id they were signed with."""
     import lazy
-    try:
-        k = lazy.load("diag.sign").parse_key(value)
-    finally:
+    had = agent.store.get(_SKEY)
+    why = _refusal(agent, lazy.load("diag.sign").parse_key(value), value, had)
+    if why and not had:
         lazy.drop("diag.sign")
+    # Once a key is set diag.sign stays loaded: every result uses it, and loading it
+    # here rather than in the middle of a run keeps its objects clear of the large
+    # blocks tests allocate.
+    return why
+
+
+def _refusal(agent, k, value, had):
     if type(k) is not tuple:
-        return k
+        return k  # the reasonCode parse_key gives
     cfg = agent.cfg
     if cfg["production"] and cfg["securityProfile"] < 2:
         # A key sent over plain ws:// is known to whoever listened: not one to sign with.
         return "InsecureTransport"
-    old = agent.store.get(_SKEY) or ""
+    old = had or ""
     n = len(k[0]) + 1
     if old[:n] == value[:n] and old[n:].lower() != value[n:].lower():
         # A key id names one key forever: a verifier keeps old keys by id.

@@ -12,8 +12,8 @@
 #
 # MicroPython has hashlib.sha256 but no hmac module on every port: this is the
 # whole of HMAC. The padded key is one 64-byte buffer XORed in place, and the
-# message goes to the hash field by field: nothing is allocated per byte, and the
-# canonical text of a result is never built whole.
+# message goes to the hash token by token: nothing is allocated per byte, and the
+# canonical text of a result is never built.
 import binascii
 import hashlib
 import json
@@ -78,32 +78,55 @@ def current(store):
     return k if type(k) is tuple else None
 
 
-def _fields(r):
-    # Each field but checksum and signature as its canonical `"key":value` text, in
-    # key order: made once, then written to both the HMAC and the checksum hash, so
-    # that the result's canonical text is never held whole (nor built twice).
-    from diag.result import canonical
-    return [(k, json.dumps(k) + ":" + canonical(r[k])) for k in sorted(r)
-            if k != "checksum" and k != "signature"]
-
-
-def _feed(h, fields, sig):
-    """Write the canonical object of `fields` plus "signature": sig to hash h."""
-    from diag.result import canonical
-    extra = '"signature":' + canonical(sig)
-    sep = "{"
-    for k, t in fields:
-        if extra and k > "signature":
+def _put(h, x):
+    # The canonical text of x (result.canonical, SPEC section 11) written to hash h
+    # a token at a time: nothing bigger than one string value is ever built.
+    t = type(x)
+    if t is dict:
+        sep = "{"
+        for k in sorted(x):
             h.update(sep)
-            h.update(extra)
+            h.update(json.dumps(k))
+            h.update(":")
+            _put(h, x[k])
             sep = ","
-            extra = None
+        h.update("{}" if sep == "{" else "}")
+    elif t is list or t is tuple:
+        sep = "["
+        for v in x:
+            h.update(sep)
+            _put(h, v)
+            sep = ","
+        h.update("[]" if sep == "[" else "]")
+    elif t is float:
+        from diag.result import float_text
+        h.update(float_text(x))
+    else:
+        h.update(json.dumps(x))
+
+
+def _feed(h, r, sig):
+    """Write the canonical text of result r, without checksum, with `signature`
+    sig, to hash h."""
+    sep = "{"
+    for k in sorted(r):
+        if k == "checksum" or k == "signature":
+            continue
+        if sig is not None and k > "signature":
+            h.update(sep)
+            h.update('"signature":')
+            _put(h, sig)
+            sep = ","
+            sig = None
         h.update(sep)
-        h.update(t)
+        h.update(json.dumps(k))
+        h.update(":")
+        _put(h, r[k])
         sep = ","
-    if extra:
+    if sig is not None:
         h.update(sep)
-        h.update(extra)
+        h.update('"signature":')
+        _put(h, sig)
     h.update("}")
 
 
@@ -112,15 +135,14 @@ def _hex(b):
 
 
 def _macs(r, sig, key):
-    """-> (HMAC of r signed with sig, a function giving the checksum once sig has
-    its value)."""
-    fields = _fields(r)
+    """-> (HMAC of r signed with sig, its checksum once sig has its value: a
+    function). Two walks over the result, no copy of it and no canonical text."""
     unsigned = {k: sig[k] for k in sig if k != "value"}
-    mac = _hex(hmac_sha256(key, feed=lambda h: _feed(h, fields, unsigned)))
+    mac = _hex(hmac_sha256(key, feed=lambda h: _feed(h, r, unsigned)))
 
     def checksum(full):
         h = hashlib.sha256()
-        _feed(h, fields, full)
+        _feed(h, r, full)
         return _hex(h.digest())
     return mac, checksum
 
