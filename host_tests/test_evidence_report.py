@@ -73,11 +73,14 @@ def test_report_from_real_runs_verifies_and_each_tampering_is_named(console, sta
     op = console.token(OPERATOR, "run")
     ai = console.token(AI_AGENT, "run")
     runs = [_run(console, op, A, [{"testId": "memory", "parameters": {"minFreeBytes": 5000}}]),
-            _run(console, op, A, [{"testId": "compliance", "parameters": {"rules": RULE}}]),
-            _run(console, ai, A, [{"testId": "noop", "parameters": {"durationMs": 10,
-                                                                    "outcome": "Failed"}}]),
-            _run(console, op, A, [{"testId": "memory", "parameters": {"minFreeBytes": 6000}}]),
-            _run(console, ai, B, [{"testId": "memory", "parameters": {}}])]
+            _run(console, op, A, [{"testId": "compliance", "parameters": {"rules": RULE}}])]
+    # Key rotation on A: later results name the new key, earlier ones keep the old one.
+    rc, k, err = console.cli("key", "provision", A, "--key-id", "audit-2", "--json")
+    assert rc == 0 and k["keyId"] == "audit-2", (k, err)
+    runs += [_run(console, ai, A, [{"testId": "noop", "parameters": {"durationMs": 10,
+                                                                     "outcome": "Failed"}}]),
+             _run(console, op, A, [{"testId": "memory", "parameters": {"minFreeBytes": 6000}}]),
+             _run(console, ai, B, [{"testId": "memory", "parameters": {}}])]
     assert [r["verdict"] for r in runs] == ["Passed", "Failed", "Failed", "Passed", "Passed"]
 
     reader = console.token(AUDITOR, "read")
@@ -98,12 +101,14 @@ def test_report_from_real_runs_verifies_and_each_tampering_is_named(console, sta
     for s in (sa, sb):
         for e in s["results"]:
             assert e["result"] == sent[(s["stationId"], e["resultId"])]
-            assert e["result"]["signature"]["keyId"] == KEY_ID and e["checksumVerifiedOnReceipt"]
+            assert e["checksumVerifiedOnReceipt"]
+    assert [e["result"]["signature"]["keyId"] for e in sa["results"] + sb["results"]] == \
+        [KEY_ID, KEY_ID, "audit-2", "audit-2", KEY_ID]
     who = {e["resultId"]: (e["requestor"], e["requestorKind"]) for e in sa["results"]}
     assert who == {1: (OPERATOR, "operator"), 2: (OPERATOR, "operator"),
                    3: (AI_AGENT, "ai-agent"), 4: (OPERATOR, "operator")}
     assert {"name": "minFreeBytes", "value": 5000} in sa["results"][0]["result"]["parameter"]
-    assert [k["keyId"] for k in sa["signingKeys"]] == [KEY_ID]
+    assert [k["keyId"] for k in sa["signingKeys"]] == [KEY_ID, "audit-2"]
     assert rep["incidents"]["recorded"] is False and "no incident" in rep["incidents"]["note"]
     # The fleet form: every station, the same sections.
     rc, _, err = console.cli("report", "--all", "--since", "1d",
@@ -125,7 +130,8 @@ def test_report_from_real_runs_verifies_and_each_tampering_is_named(console, sta
     rc, _, err = console.cli("key", "export", "-o", str(tmp_path / "keys.json"))
     assert rc == 0, err
     keys = json.loads((tmp_path / "keys.json").read_text(encoding="utf-8"))
-    assert set(keys) == {A, B} and set(keys[A]) == {KEY_ID} and keys[A] != keys[B]
+    assert set(keys) == {A, B} and set(keys[A]) == {KEY_ID, "audit-2"} and set(keys[B]) == {KEY_ID}
+    assert keys[A][KEY_ID] != keys[B][KEY_ID]
     assert oct(os.stat(tmp_path / "keys.json").st_mode & 0o777) == "0o600"
     rc, text, _ = console.cli("verify", str(js), "--keys", str(tmp_path / "keys.json"), token="")
     assert rc == 0 and "5 result(s) of 2 station(s), 5 signed, 5 signature(s) checked: all verified" \
