@@ -11,7 +11,7 @@ import os
 
 import pytest
 
-from console_peer import console, station_agent  # noqa: F401  (fixtures)
+from console_peer import console, station_agent, wait_until  # noqa: F401  (fixtures)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 A, B = "CS001", "CS-Ünï-2"               # a non-ASCII station id travels through all of it
@@ -19,6 +19,7 @@ AUDITOR = "Prüferin Zoë ✓"               # read token: the report's generate
 OPERATOR = "Opérateur ☃ 測試"             # run token
 AI_AGENT = "mcp:claude-ops Ω"            # an AI agent's token (requestor kind ai-agent)
 RULE = "SecurityCtrlr.OrganizationName == Ünïcødé <b>&</b>"  # evidence with markup in it
+SCHEDULE = "nachtlauf-ß"
 KEY_ID = "audit-1"                       # both stations under the same key id: only the key differs
 
 
@@ -36,6 +37,21 @@ def _run(console, token, sid, tests):
                     json_body={"tests": tests})
     assert r.status_code == 201, r.text
     return console.wait_run(r.json()["id"], lambda x: x["verdict"] is not None, timeout=120)
+
+
+def _scheduled(console, sid):
+    """A run the console's scheduler starts (requestor schedule:NAME), waited for."""
+    rc, _, err = console.cli("schedule", "add", SCHEDULE, "memory", "--every", "1d", "--now",
+                             "--station", sid)
+    assert rc == 0, err
+    box = {}
+
+    def done():
+        box["r"] = [r for r in console.ok("GET", "/api/runs")
+                    if r["requestor"] == "schedule:" + SCHEDULE and r["verdict"]]
+        return box["r"]
+    wait_until(done, 120, "the scheduled run")
+    return box["r"][0]
 
 
 def _seg(sid):
@@ -80,8 +96,10 @@ def test_report_from_real_runs_verifies_and_each_tampering_is_named(console, sta
     runs += [_run(console, ai, A, [{"testId": "noop", "parameters": {"durationMs": 10,
                                                                      "outcome": "Failed"}}]),
              _run(console, op, A, [{"testId": "memory", "parameters": {"minFreeBytes": 6000}}]),
+             _scheduled(console, B),
              _run(console, ai, B, [{"testId": "memory", "parameters": {}}])]
-    assert [r["verdict"] for r in runs] == ["Passed", "Failed", "Failed", "Passed", "Passed"]
+    assert [r["verdict"] for r in runs] == ["Passed", "Failed", "Failed", "Passed", "Passed",
+                                            "Passed"]
 
     reader = console.token(AUDITOR, "read")
     html, js = tmp_path / "report.html", tmp_path / "report.json"
@@ -94,7 +112,7 @@ def test_report_from_real_runs_verifies_and_each_tampering_is_named(console, sta
     ia = rep["stationIds"].index(A)
     sa, sb = rep["stations"][ia], rep["stations"][1 - ia]
     assert sa["stationId"] == A and sa["count"] == 4 and sa["resultIds"] == [1, 2, 3, 4]
-    assert sb["stationId"] == B and sb["resultIds"] == [1]
+    assert sb["stationId"] == B and sb["resultIds"] == [1, 2]
     # Every result exactly as the station sent it (the console's stored payload), signed.
     sent = {(r["station"], x["resultId"]): x["result"] for r in runs
             for x in console.ok("GET", "/api/runs/%d" % r["id"])["results"]}
@@ -103,10 +121,12 @@ def test_report_from_real_runs_verifies_and_each_tampering_is_named(console, sta
             assert e["result"] == sent[(s["stationId"], e["resultId"])]
             assert e["checksumVerifiedOnReceipt"]
     assert [e["result"]["signature"]["keyId"] for e in sa["results"] + sb["results"]] == \
-        [KEY_ID, KEY_ID, "audit-2", "audit-2", KEY_ID]
+        [KEY_ID, KEY_ID, "audit-2", "audit-2", KEY_ID, KEY_ID]
     who = {e["resultId"]: (e["requestor"], e["requestorKind"]) for e in sa["results"]}
     assert who == {1: (OPERATOR, "operator"), 2: (OPERATOR, "operator"),
                    3: (AI_AGENT, "ai-agent"), 4: (OPERATOR, "operator")}
+    assert {e["resultId"]: (e["requestor"], e["requestorKind"]) for e in sb["results"]} == \
+        {1: ("schedule:" + SCHEDULE, "schedule"), 2: (AI_AGENT, "ai-agent")}
     assert {"name": "minFreeBytes", "value": 5000} in sa["results"][0]["result"]["parameter"]
     assert [k["keyId"] for k in sa["signingKeys"]] == [KEY_ID, "audit-2"]
     assert rep["incidents"]["recorded"] is False and "no incident" in rep["incidents"]["note"]
@@ -123,6 +143,7 @@ def test_report_from_real_runs_verifies_and_each_tampering_is_named(console, sta
     assert "memory: freeHeap (B)" in page and 'class="limit"' in page  # measurement vs limit
     assert "Ünïcødé &lt;b&gt;&amp;&lt;/b&gt;" in page and "<b>&</b>" not in page
     assert OPERATOR in page and AI_AGENT in page and "(ai-agent)" in page
+    assert "schedule:" + SCHEDULE + " (schedule)" in page
     assert sa["results"][0]["result"]["checksum"] in page and AUDITOR in page
     assert "<script" not in page and "http://" not in page.replace("http://www.w3.org/2000/svg", "")
 
@@ -134,10 +155,10 @@ def test_report_from_real_runs_verifies_and_each_tampering_is_named(console, sta
     assert keys[A][KEY_ID] != keys[B][KEY_ID]
     assert oct(os.stat(tmp_path / "keys.json").st_mode & 0o777) == "0o600"
     rc, text, _ = console.cli("verify", str(js), "--keys", str(tmp_path / "keys.json"), token="")
-    assert rc == 0 and "5 result(s) of 2 station(s), 5 signed, 5 signature(s) checked: all verified" \
+    assert rc == 0 and "6 result(s) of 2 station(s), 6 signed, 6 signature(s) checked: all verified" \
         in text, text
     rc, v, _ = console.cli("verify", str(js), "--json", token="")
-    assert rc == 0 and v["verified"] and v["stats"]["results"] == 5
+    assert rc == 0 and v["verified"] and v["stats"]["results"] == 6
 
     signing = _signing()
 
