@@ -79,7 +79,6 @@ def verify(report_file, keys_file, allow_unsigned, as_json):
     """Check an evidence report offline: every result's checksum, its signature with its
     station's keys (--keys), that it belongs to the station it is filed under, and that no
     result is missing. Exit 0: all verified; 1: some failed (each named); 2: unreadable."""
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     from ocppdiag.evidence import verify_report
     try:
         with open(report_file, encoding="utf-8") as f:

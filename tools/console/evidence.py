@@ -9,16 +9,13 @@ authenticated connection delivered them (never a station named in a payload).
 import json
 import time
 
+from ocppdiag.evidence import FORMAT, seal_station  # tools/ is on the path, as for console
 from sqlalchemy import and_, inspect, select
 
 from . import db, views
 from .auth import require
 from .service import Invalid, NotFound
 
-import os
-import sys
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from ocppdiag.evidence import FORMAT, seal_station  # noqa: E402
 
 _MAX_RESULTS = 20000  # per report: a report is a file an auditor opens
 

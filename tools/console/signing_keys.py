@@ -8,19 +8,16 @@ Whoever reads this table can sign results in a station's name, which is why only
 admin role provisions or exports keys, and no other API shows them.
 """
 import asyncio
-import os
 import secrets
-import sys
 import time
 
+from ocppdiag.signing import key_value  # tools/ is on the path, as for console
 from sqlalchemy import Column, Float, MetaData, String, Table, and_, insert, select, update
 
 from .auth import require
 from .service import Conflict, Invalid, Unreachable
 from .stations import CallErrorReply
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from ocppdiag.signing import key_value  # noqa: E402
 
 _meta = MetaData()
 # Frozen here as its migration (migrations.py) created it; a later change is a new migration.
