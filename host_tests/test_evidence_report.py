@@ -198,6 +198,12 @@ def test_report_from_real_runs_verifies_and_each_tampering_is_named(console, sta
                         "not of CS001" % B) in text, text
     assert text.count("FAILED") == 1
 
+    # 3b. A whole station left out of the fleet report.
+    bad = copy.deepcopy(rep)
+    del bad["stations"][1 - ia]
+    rc, text, _ = _verify(console, tmp_path, bad)
+    assert rc == 1 and "do not match the station sections" in text and "FAILED report" in text
+
     # 4. The signature stripped and the checksum redone: unsigned where a key is held.
     bad = copy.deepcopy(rep)
     r4 = bad["stations"][ia]["results"][3]["result"]

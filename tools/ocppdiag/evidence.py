@@ -59,6 +59,12 @@ def verify_report(report, keys=None, allow_unsigned=False):
     sections = report.get("stations")
     if not isinstance(sections, list):
         return [_fail(None, None, "no list of stations")], stats
+    named = report.get("stationIds")
+    if named is not None and named != [s.get("stationId") for s in sections
+                                       if isinstance(s, dict)]:
+        # A station left out of a fleet report leaves its name behind (or the other way).
+        fails.append(_fail(None, None, "stationIds %r do not match the station sections" % (
+            named,)))
     keys = _keys(keys, fails) if keys is not None else None
     seen = set()
     for section in sections:
