@@ -212,6 +212,12 @@ def test_report_from_real_runs_verifies_and_each_tampering_is_named(console, sta
     _reseal(bad["stations"][ia])
     rc, text, _ = _verify(console, tmp_path, bad)
     assert rc == 1 and "FAILED station CS001 result 4: unsigned" in text
+    # --allow-unsigned (results made before a station had a key) accepts it: the auditor's
+    # choice, which is why it is not the default.
+    (tmp_path / "u.json").write_text(json.dumps(bad, ensure_ascii=False), encoding="utf-8")
+    rc, text, _ = console.cli("verify", str(tmp_path / "u.json"), "--keys",
+                              str(tmp_path / "keys.json"), "--allow-unsigned", token="")
+    assert rc == 0 and "6 result(s) of 2 station(s), 5 signed, 5 signature(s) checked" in text
 
     # The same report from the API as HTML, for the web page (role read).
     r = console.api("GET", "/api/report", reader, station=[A], since="2000-01-01T00:00:00Z",
