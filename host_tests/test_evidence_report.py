@@ -140,6 +140,8 @@ def test_report_from_real_runs_verifies_and_each_tampering_is_named(console, sta
     # The HTML: charts inline, evidence and requestors as escaped text, nothing external.
     page = html.read_text(encoding="utf-8")
     assert page.count("<svg") >= 4 and "Verdicts by test" in page
+    assert ('<a href="#station-2">CS001</a></td><td>4</td><td>2</td>\n<td class="bad">2</td>'
+            '<td>4</td><td class="">0</td>') in page  # the summary row: 2 passed, 2 not
     assert "memory: freeHeap (B)" in page and 'class="limit"' in page  # measurement vs limit
     assert "Ünïcødé &lt;b&gt;&amp;&lt;/b&gt;" in page and "<b>&</b>" not in page
     assert OPERATOR in page and AI_AGENT in page and "(ai-agent)" in page

@@ -34,8 +34,13 @@ def render(report):
     """-> the HTML text of `report` (a dict as evidence.build makes it)."""
     stations = []
     for s in report["stations"]:
+        verdicts = Counter(str(e["result"].get("verdict")) for e in s["results"])
         stations.append({"s": s, "verdicts": verdict_chart(s["results"]),
-                         "charts": measurement_charts(s["results"])})
+                         "charts": measurement_charts(s["results"]),
+                         "passed": verdicts.pop("Passed", 0), "other": sum(verdicts.values()),
+                         "signed": sum(1 for e in s["results"] if e["result"].get("signature")),
+                         "unverified": sum(1 for e in s["results"]
+                                           if not e["checksumVerifiedOnReceipt"])})
     charts_left = _MAX_CHARTS
     for st in stations:
         st["charts"], charts_left = st["charts"][:charts_left], max(0, charts_left - len(st["charts"]))
