@@ -317,6 +317,8 @@ def make_app(console, scheduler):
         Route("/api/events", events),
         Route("/api/events/ticket", events_ticket, methods=["POST"]),
     ], exception_handlers={Exception: _internal})
+    from . import api_evidence  # evidence report and signing keys (its own module)
+    app.router.routes.extend(api_evidence.ROUTES)
     app.state.console, app.state.schedules = console, scheduler
     app.state.tickets = tickets.Tickets()
     return app

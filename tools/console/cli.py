@@ -293,3 +293,4 @@ def _seg(text):
 
 
 from . import cli_admin  # noqa: E402,F401  (station, token, schedule groups)
+from . import cli_evidence  # noqa: E402,F401  (report, verify, key)

@@ -32,9 +32,15 @@ def _v2_cluster(conn):
     cluster_db.create_tables(conn)  # defined (and frozen) in cluster_db.py
 
 
+def _v3_signing_keys(conn):
+    from . import signing_keys
+    signing_keys.create_tables(conn)  # its table, defined (and frozen) in signing_keys.py
+
+
 MIGRATIONS = [
     (1, "initial tables", _v1_initial),
     (2, "console processes and the stations they hold", _v2_cluster),
+    (3, "result-signing keys by station and key id", _v3_signing_keys),
 ]
 _LOCK = 0x0C0D1A6  # pg_advisory_lock key: "console migrations"
 
