@@ -298,8 +298,9 @@ def test_refused_csms_costs_no_descriptor(make_agent, tmp_path):
     ('[2,"id-x","GetVariables",{},"extra"]', "id-x", "RpcFrameworkError"),
     ('["2","id-y","GetVariables",{}]', "-1", "RpcFrameworkError"),
     ('[2,"id-y2","GetVariables",' + "[" * 60 + "]" * 60 + "]", "id-y2", "FormatViolation"),
-    # Nested so deep that parsing exhausts the heap: still answered, with its id.
-    ('[2,"id-z","GetVariables",' + "[" * 3000 + "]" * 3000 + "]", "id-z", "InternalError"),
+    # Nested so deep that parsing may exhaust the heap (InternalError) or, with room,
+    # parses into a payload of the wrong type (FormatViolation): answered, with its id.
+    ('[2,"id-z","GetVariables",' + "[" * 3000 + "]" * 3000 + "]", "id-z", ("InternalError", "FormatViolation")),
     ('[2,"id-t","GetVariables",{"getVariableData":[]}', "-1", "RpcFrameworkError"),
 ])
 def test_reply_carries_the_id_of_a_well_formed_envelope(peer, make_agent, text, mid, code):
@@ -307,5 +308,5 @@ def test_reply_carries_the_id_of_a_well_formed_envelope(peer, make_agent, text, 
     booted(peer)
     peer.send(text)
     r = peer.next_message(5, pred=lambda m: m[0] == 4)
-    assert r[1] == mid and r[2] == code, r
+    assert r[1] == mid and r[2] in (code if type(code) is tuple else (code,)), r
     still_serving(peer)
