@@ -27,9 +27,10 @@ MICROPYTHON = os.path.join(os.path.dirname(sys.executable), "micropython")
 # added), the run of every self test in one request (test_diag_triggers) ran out of
 # heap in the meter test at 344 KB and passed at 352 KB: 384 KB leaves room for the
 # next test module. With variable monitoring and signed results merged beside it, a
-# meter run right after boot ran out at 384 KB and passed at 448 KB (issue 7/8's memory
-# work owns this growth). Device figures come from `make bench`, not from this number.
-HEAP = os.environ.get("AGENT_HEAP", "448k")
+# meter run right after boot ran out at 384 KB and passed at 448 KB, and on a clean clone
+# an nts run still ran out at 448 KB: 512 KB (issue 7/8's memory work owns this growth).
+# Device figures come from `make bench` and the frozen builds, not from this number.
+HEAP = os.environ.get("AGENT_HEAP", "512k")
 
 
 @pytest.fixture(scope="session")
