@@ -20,7 +20,7 @@ import pytest
 from fuzz_cases import RAW_FRAMES, Oracle, cases, load_schema
 from jsonschema import Draft4Validator
 from test_robustness import default_reply, reconnected, still_serving
-from ws_peer import WsPeer, frame, open_fds
+from ws_peer import WsPeer, frame, settled_fds
 
 N = int(os.environ.get("FUZZ_CASES", "2500"))
 # The 64-bit unix port needs about 2.5 times a board's heap (code and names live in
@@ -106,7 +106,7 @@ def test_fuzzed_calls_get_exactly_the_right_replies(fuzz_peer, make_agent):
             # cache: from here on the heap must not grow.
             time.sleep(1)
             heap0 = _memory_used(peer, "mem0")
-            fds0 = open_fds(a.proc.pid)
+            fds0 = settled_fds(a.proc.pid)
         if os.environ.get("FUZZ_TRACE_HEAP") and i % 500 == 499:
             print("heap at case %d: %d" % (i, _memory_used(peer, "mt%d" % i)))
         mid = "f%d" % i
@@ -168,7 +168,7 @@ def test_fuzzed_calls_get_exactly_the_right_replies(fuzz_peer, make_agent):
     time.sleep(1)  # follow-ups settle
     still_serving(peer)
     heap1 = _memory_used(peer, "mem1")
-    fds1 = open_fds(a.proc.pid)
+    fds1 = settled_fds(a.proc.pid)
     assert a.proc.poll() is None
     assert peer.problems == [], peer.problems[:5]
     assert checker.bad == [], checker.bad[:10]

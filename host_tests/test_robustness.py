@@ -10,7 +10,7 @@ import pytest
 
 from conftest import gv, result_checksum
 from diag_helpers import results, start
-from ws_peer import WsPeer, frame, open_fds
+from ws_peer import WsPeer, frame, open_fds, settled_fds
 
 NOW = "2026-11-29T12:00:00Z"
 
@@ -257,7 +257,7 @@ def test_descriptors_and_heap_flat_over_100_reconnects(peer, make_agent):
         reconnected(peer, i)
         c = peer.conns[i - 1]
         if i in (2, 100):
-            fds[i] = open_fds(a.proc.pid)
+            fds[i] = settled_fds(a.proc.pid)
         # A TCP abort (RST), as a crashed CSMS or a NAT timeout gives.
         peer._loop.call_soon_threadsafe(c.w.transport.abort)
     deadline = time.monotonic() + 10

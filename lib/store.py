@@ -25,7 +25,13 @@ def makedirs(path):
             continue
         cur = cur + part if cur.endswith("/") or not cur else cur + "/" + part
         if not _exists(cur):
-            os.mkdir(cur)
+            try:
+                os.mkdir(cur)
+            except OSError:
+                # Another process (a second station started in the same working
+                # directory) made it between the stat and the mkdir: fine if it is there.
+                if not _exists(cur):
+                    raise
 
 
 def write_atomic(path, data):

@@ -94,6 +94,29 @@ def test_writes_persist_and_survive_a_torn_write():
     _clean()
 
 
+def test_makedirs_tolerates_a_directory_made_meanwhile():
+    # Two stations started in one working directory both make state/: the other
+    # process may create it between our stat and our mkdir.
+    import store
+    _clean()
+    real = store._exists
+    os.mkdir(_DIR)
+    lied = []
+
+    def racing(p):  # "not there" once, as if looked before the other process made it
+        if p == _DIR and not lied:
+            lied.append(p)
+            return False
+        return real(p)
+    store._exists = racing
+    try:
+        store.makedirs(_DIR)
+    finally:
+        store._exists = real
+    assert lied == [_DIR]
+    _clean()
+
+
 def test_clock_parse_and_format():
     t = clock.parse("2026-11-25T10:20:30Z")
     assert clock.iso(t) == "2026-11-25T10:20:30Z"
