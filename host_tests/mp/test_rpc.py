@@ -39,6 +39,25 @@ async def test_call_result_and_follow_up():
     assert len(r.agent.spawned) == 1  # the follow-up runs only after the result is out
 
 
+async def test_a_reply_with_no_heap_for_its_text_still_gets_an_answer():
+    # Serialising a big CALLRESULT can find no block on a fragmented heap: the CSMS
+    # must still get an answer for its id (non-ASCII and a quote: escaped), not silence.
+    from ocpp import rpc
+    r, ws = make()
+    real = rpc._dumps
+
+    def no_heap(msg):
+        if msg[0] == 3:
+            raise MemoryError()
+        return real(msg)
+    rpc._dumps = no_heap
+    try:
+        await r.dispatch('[2,"K\\u00e9\\"y","Echo",{"n":2}]')
+    finally:
+        rpc._dumps = real
+    assert ws.sent == [[4, 'K\u00e9"y', "InternalError", "out of memory", {}]], ws.sent
+
+
 async def test_send_message_type_gets_no_reply():
     r, ws = make()
     await r.dispatch('[6,"s","Echo",{"n":2}]')  # OCPP 2.1 SEND

@@ -258,7 +258,16 @@ class Rpc:
         if ws is None or ws.closed:
             return
         try:
-            await ws.send(_dumps(msg))
+            out = _dumps(msg)
+        except MemoryError:
+            # A reply whose text finds no block: the CSMS still gets an answer (a
+            # CALL left unanswered holds its sender until its timeout), in the few
+            # bytes a fixed error takes.
+            out = '[%d,%s,"InternalError","out of memory",{}]' % (
+                CALLRESULTERROR if msg[0] == CALLRESULTERROR else CALLERROR, json.dumps(msg[1]))
+            log.warn("rpc: reply %s too big for the heap: InternalError sent", msg[1])
+        try:
+            await ws.send(out)
         except Exception as e:
             log.warn("rpc: send failed: %s: %s", type(e).__name__, e)
 
