@@ -172,8 +172,8 @@ def test_cancel_crosses_and_a_dead_process_lets_its_stations_go(pair, station_ag
     ops = b.token(OPERATOR, "run")
 
     # noop's own timeout caps a run at 3 s; on a loaded machine the cancel can arrive after
-    # the run ended: try again (at most three runs), the cancel must land once.
-    for _ in range(3):
+    # the run ended: try again (at most five runs), the cancel must land once.
+    for _ in range(5):
         run = b.ok("POST", "/api/stations/CSPG02/runs", token=ops, json_body={
             "tests": [{"testId": "noop", "parameters": {"durationMs": 2500}}]})
         assert run["status"] == "requested"  # stored and handed to A, not sent by B
