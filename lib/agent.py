@@ -299,8 +299,27 @@ def _unlock_heap():
         pass
 
 
+def gc_often():
+    # MicroPython collects only when an allocation fails: until then garbage piles up
+    # and new objects march up the heap, so the long-lived ones made in between (an
+    # index entry per test module loaded and dropped at start-up, a component, a
+    # task) end up strewn across what is later the free space. A collection every
+    # eighth of the free heap reuses the low addresses instead: measured on the 32-bit
+    # frozen build with a 70 KB heap, the largest free block after start-up went from
+    # 2.8 KB to 24 KB for the same 40 KB in use (firmware/BOARDS.md, "Measuring").
+    # A firmware that embeds the agent (charger.py) and set its own threshold keeps it.
+    import gc
+    gc.collect()
+    try:
+        if gc.threshold() < 0:
+            gc.threshold(max(4096, gc.mem_free() // 8))
+    except AttributeError:  # a port built without MICROPY_GC_ALLOC_THRESHOLD
+        pass
+
+
 def main(argv):
     path = argv[1] if len(argv) > 1 else "config.json"
+    gc_often()
     cfg = _load_config(path)
     while True:
         try:

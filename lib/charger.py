@@ -29,6 +29,7 @@ def start(cfg, on_reset=None):
     import asyncio
     import agent as _agent
     import config
+    _agent.gc_often()
     try:
         cfg = config.load(cfg) if type(cfg) is str else config.check(cfg)
     finally:
