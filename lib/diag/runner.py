@@ -5,9 +5,11 @@
 # request is accepted.
 import asyncio
 import gc
+import sys
 import time
 
 import clock
+import lazy
 import log
 from diag import result
 from diag.params import Refused, resolve
@@ -240,6 +242,9 @@ class Runner:
         resources = m.CONSTRAINTS[2]
         locked = False
         cancelled = None
+        # A run alone notes the modules loaded now: what the test imports besides
+        # (DNS, NTP, TLS, Modbus helpers: up to 5 KB) goes again after it.
+        mods = None if self.current else set(sys.modules)
         t0 = time.ticks_ms()
         try:
             if check:
@@ -297,6 +302,8 @@ class Runner:
                         del self.locks[r]
             reg.busy[tid] -= 1
             reg.unload(tid)
+            if mods is not None and not self.current:
+                _drop_since(mods)
         if cancelled:
             raise cancelled
         return verdict
@@ -364,3 +371,13 @@ class Runner:
             log.warn("diag: after result %d: %s: %s", rid, type(e).__name__, e)
         d.wake()
         return verdict
+
+
+def _drop_since(mods):
+    # Runs overlapping this one may still use what they imported: called only when
+    # none is left. asyncio's parts belong to the runtime; test modules are the
+    # registry's to keep or drop (health checks stay); diag.sign stays loaded on
+    # purpose (components.py).
+    for name in [n for n in sys.modules if n not in mods]:
+        if not name.startswith("asyncio") and not name.startswith("diag.tests") and name != "diag.sign":
+            lazy.drop(name)
