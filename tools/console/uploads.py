@@ -58,12 +58,10 @@ class Uploads:
             self._by_ticket.pop(s["ticket"], None)
 
     def status(self, sid, request_id, status, info=None):
-        """A LogStatusNotification: only for a request made of this station."""
+        """A LogStatusNotification (its status checked by the OCPP schema), or GetLog's
+        refusal: only for a request made of this station."""
         s = self._req.get((sid, request_id))
-        if s is not None and status in ("Uploading", "Uploaded", "UploadFailure",
-                                        "AcceptedCanceled", "Rejected", "Idle",
-                                        "BadMessage", "NotSupportedOperation",
-                                        "PermissionDenied", "UploadFailed"):
+        if s is not None:
             s["status"], s["statusInfo"] = status, info
 
     def take(self, ticket, filename):

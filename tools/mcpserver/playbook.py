@@ -23,8 +23,9 @@ SCHEMA = os.path.join(HERE, "playbook.schema.json")
 _INCIDENT_ID = re.compile(r"INC-\d{8}T\d{6}Z-[0-9a-f]{6}")
 _POLL_S = 0.5
 _JOURNAL_S = 120
-_LOG_FINAL = ("Uploaded", "UploadFailure", "Rejected", "BadMessage", "NotSupportedOperation",
-              "PermissionDenied", "UploadFailed")
+# LogStatusNotification statuses after which nothing more comes (and GetLog's refusals)
+_LOG_FINAL = ("Uploaded", "UploadFailure", "BadMessage", "NotSupportedOperation",
+              "PermissionDenied", "Rejected")
 
 
 class PlaybookError(Exception):
