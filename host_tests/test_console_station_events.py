@@ -105,6 +105,25 @@ def test_notify_and_security_events_are_stored_streamed_and_trigger_playbooks(co
         (m,) = by("zaehler")
         assert m["trigger"]["event"]["data"]["eventId"] == 7  # not the severity-4 item
 
+        # The shipped time-source-lost playbook on a clock event; a cleared one is no
+        # trigger.  This station offers no ntp test: the incident says the step was
+        # refused, and the garbled GetVariables answer is recorded, not fatal.
+        clock = dict(ne["eventData"][0], eventId=9, component={"name": "ClockCtrlr"},
+                     variable={"name": "DateTime"}, actualValue="1970-01-01T00:00:00Z",
+                     techInfo="Zeitquelle verloren ⌚")
+        assert st.call("NotifyEvent", dict(ne, eventData=[dict(clock, cleared=True,
+                                                                eventId=10)]))[0] == 3
+        assert st.call("NotifyEvent", dict(ne, eventData=[clock]))[0] == 3
+        wait_until(lambda: by("time-source-lost"), 60,
+                   lambda: watcher.log() + str(watcher.audit()))
+        (t,) = by("time-source-lost")
+        assert t["trigger"]["kind"] == "notifyEvent"
+        assert t["trigger"]["event"]["data"]["eventId"] == 9
+        assert t["trigger"]["event"]["data"]["techInfo"] == "Zeitquelle verloren ⌚"
+        assert t["outcome"] == "aborted" and t["steps"][0]["status"] == "refused"
+        assert t["steps"][0]["error"]["code"] == "invalid"  # ntp: not in this catalog
+        assert t["deviceModel"]["error"]["callError"] == "InvalidCallResult"
+
         # Three connections within the window (the first was at the start): the third
         # is a storm, and the only one.
         st.close()
@@ -209,3 +228,39 @@ def test_get_variables_and_get_log_upload_with_their_checks(console):
     finally:
         st.close()
         other.close()
+
+
+def test_a_station_flooding_events_is_held_to_its_limit(console):
+    """A station that sends 60 items in one NotifyEvent, then keeps sending: the console
+    stores 50 of the message and a count of the rest, then at most 300 events a minute
+    and one notice, answers every message, and keeps recording the next station."""
+    console.add_station("CS-F")
+    console.add_station("CS-G")
+    st, calm = _station(console, "CS-F"), _station(console, "CS-G")
+    try:
+        def items(n, first):
+            return {"generatedAt": "2026-01-01T00:00:00Z", "seqNo": 0, "eventData": [
+                {"eventId": first + i, "timestamp": "2026-01-01T00:00:00Z",
+                 "trigger": "Alerting", "actualValue": "ü" * 2500,
+                 "eventNotificationType": "HardWiredNotification",
+                 "component": {"name": "Flut"}, "variable": {"name": "Pegel"}}
+                for i in range(n)]}
+        assert st.call("NotifyEvent", items(60, 0))[0] == 3
+        assert [e["data"]["items"] for e in _events(console, "notify-event.dropped", "CS-F")] == [10]
+        for k in range(6):
+            assert st.call("NotifyEvent", items(50, 100 + 50 * k))[0] == 3
+        assert st.call("SecurityEventNotification", {
+            "type": "InvalidMessages", "timestamp": "2026-01-01T00:00:02Z"})[0] == 3
+        stored = console.ok("GET", "/api/events", station="CS-F", limit=1000)
+        flood = [e for e in stored if e["kind"] in ("notify-event", "notify-event.dropped",
+                                                      "security-event")]
+        assert len(flood) == 300 and flood[0]["data"]["actualValue"] == "ü" * 2500
+        assert len([e for e in stored if e["kind"] == "station-events.limited"]) == 1
+        assert calm.call("SecurityEventNotification", {
+            "type": "FirmwareUpdated", "timestamp": "2026-01-01T00:00:03Z",
+            "techInfo": "ruhig"})[0] == 3
+        assert [e["data"]["techInfo"] for e in _events(console, "security-event", "CS-G")] == [
+            "ruhig"]
+    finally:
+        st.close()
+        calm.close()

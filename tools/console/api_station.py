@@ -108,9 +108,14 @@ async def logs(request, actor, console):
     req_id = secrets.randbelow(1 << 30) + 1
     ticket = up.issue(sid, req_id, actor.name)
     base = str(request.base_url).rstrip("/")
-    res = await _call(console, sid, "GetLog", {
-        "logType": "DiagnosticsLog", "requestId": req_id, "retries": 1, "retryInterval": 2,
-        "log": {"remoteLocation": "%s/api/uploads/%s" % (base, ticket)}})
+    try:
+        res = await _call(console, sid, "GetLog", {
+            "logType": "DiagnosticsLog", "requestId": req_id, "retries": 1, "retryInterval": 2,
+            "log": {"remoteLocation": "%s/api/uploads/%s" % (base, ticket)}})
+    except (Conflict, Unreachable) as e:
+        up.rejected(sid, req_id, "Rejected", {"reasonCode": "NotSent",
+                                              "additionalInfo": str(e)[:500]})
+        raise
     if res.get("status") not in ("Accepted", "AcceptedCanceled"):
         up.rejected(sid, req_id, res.get("status"), res.get("statusInfo"))
     console.bus.publish("log.requested", sid, requestId=req_id, by=actor.name,
@@ -143,11 +148,12 @@ async def upload(request: Request):
                       "that does not name the station it was issued for")
     if int(request.headers.get("content-length") or 0) > _uploads._MAX_BYTES:
         return _error(413, "too-large", "upload over %d bytes" % _uploads._MAX_BYTES)
-    body = b""
+    body = bytearray()
     async for chunk in request.stream():
         body += chunk
         if len(body) > _uploads._MAX_BYTES:
             return _error(413, "too-large", "upload over %d bytes" % _uploads._MAX_BYTES)
+    body = bytes(body)
     validator = _csms.messages._validators.get("NotifyDiagnosticsResultRequest_2.1")
     from .inbound import checksum_ok
     summary = await asyncio.to_thread(_uploads.import_journal, console.store, key[0], body,

@@ -46,6 +46,7 @@ class Inbound:
         self._req_ids = itertools.count(1)
         self._tasks = set()
         self.uploads = Uploads()      # GetLog requests and their uploads (api_station.py)
+        self.limiter = station_events.Limiter()
 
     # -- connection hooks (called by stations.Endpoint) --
 
@@ -158,11 +159,11 @@ class Inbound:
         elif action == "NotifyDiagnosticsResult":
             self._result(sid, p["result"])
         elif action == "NotifyEvent":
-            station_events.notify_event(self.bus, sid, p)
+            station_events.notify_event(self.bus, self.limiter, sid, p)
         elif action == "SecurityEventNotification":
-            station_events.security_event(self.bus, sid, p)
+            station_events.security_event(self.bus, self.limiter, sid, p)
         elif action == "LogStatusNotification":
-            station_events.log_status(self.bus, self.uploads, sid, p)
+            station_events.log_status(self.bus, self.limiter, self.uploads, sid, p)
         return {}
 
     def _own_run(self, sid, request_id, what):

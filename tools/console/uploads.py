@@ -105,7 +105,12 @@ def import_journal(store, sid, body, validator, checksum_ok):
         except (ValueError, RecursionError):
             summary["invalid"] += 1
             continue
-        if not isinstance(r, dict) or next(iter(validator.iter_errors({"result": r})), None):
+        try:
+            bad = not isinstance(r, dict) or next(iter(validator.iter_errors({"result": r})),
+                                                  None) is not None
+        except RecursionError:  # nested deeper than the validator follows
+            bad = True
+        if bad:
             summary["invalid"] += 1
             continue
         ok = checksum_ok(r)
