@@ -7,6 +7,8 @@ import json
 import os
 import subprocess
 
+import pytest
+
 from console_peer import console, station_agent, wait_until  # noqa: F401  (fixtures)
 from mcp_peer import (MCPSERVER, McpProc, http_client, mcp_http, run,  # noqa: F401
                       stdio_client, tool_json)
@@ -184,22 +186,30 @@ def _incidents(proc):
     return out
 
 
-def test_a_playbook_that_breaks_its_schema_is_refused_at_start(tmp_path):
+@pytest.mark.parametrize("change, where", [
+    ({"steps": [{"name": "leer", "tests": []}]}, "steps/0/tests"),
+    ({"trigger": [{"kind": "reconnectStorm", "count": 1, "windowS": 60}]}, "trigger/0"),
+    ({"trigger": [{"kind": "securityEvent", "types": []}]}, "trigger/0"),
+    ({"collect": [{"variables": [{"component": "DiagnosticsCtrlr"}]}]}, "collect/0"),
+    ({"collect": ["journal", "tagebuch"]}, "collect/1"),
+])
+def test_a_playbook_that_breaks_its_schema_is_refused_at_start(tmp_path, change, where):
     bad = tmp_path / "books"
     bad.mkdir()
-    (bad / "kaputt.json").write_text(json.dumps({
-        "name": "kaputt", "version": "1", "description": "Schritte ohne Tests",
-        "trigger": [{"kind": "health", "status": ["Degraded"]}],
-        "steps": [{"name": "leer", "tests": []}],
-        "rateLimit": {"perStationS": 60, "fleetPerHour": 1}, "collect": [],
-        "outcomeIfCompleted": "done"}), encoding="utf-8")
+    pb = {"name": "kaputt", "version": "1", "description": "Schritte ohne Tests",
+          "trigger": [{"kind": "health", "status": ["Degraded"]}],
+          "steps": [{"name": "eins", "tests": [{"testId": "memory"}]}],
+          "rateLimit": {"perStationS": 60, "fleetPerHour": 1}, "collect": [],
+          "outcomeIfCompleted": "done"}
+    pb.update(change)
+    (bad / "kaputt.json").write_text(json.dumps(pb), encoding="utf-8")
     p = subprocess.run(MCPSERVER + ["stdio", "--token", "x", "--playbook-dir", str(bad),
                                     "--audit-log", str(tmp_path / "a.jsonl"),
                                     "--incident-dir", str(tmp_path / "inc")],
                        capture_output=True, timeout=60, stdin=subprocess.DEVNULL)
     assert p.returncode == 2
     err = p.stderr.decode()
-    assert "kaputt.json" in err and "steps/0/tests" in err
+    assert "kaputt.json" in err and where in err, err
 
 
 METER = {"testId": "meter", "testType": "SelfTest", "version": "1.0",
