@@ -7,6 +7,8 @@ import json
 import os
 import subprocess
 
+import pytest
+
 from console_peer import console, station_agent, wait_until  # noqa: F401  (fixtures)
 from mcp_peer import (MCPSERVER, McpProc, http_client, mcp_http, run,  # noqa: F401
                       stdio_client, tool_json)
@@ -38,26 +40,32 @@ def test_meter_fault_playbook_from_a_failed_test_to_its_incident(console, statio
     assert rc == 0 and "Traceback" not in watcher.log(), watcher.log()
 
 
-def _transient(console, tmp_path):
-    """An agent runs a playbook from --playbook-dir (no per-station limit) over stdio."""
-    books = tmp_path / "books"
+def _probe(console, tmp_path, shipped, name, station, reason, who="mcp:sonde-ø", change=None):
+    """An agent runs a copy of a shipped playbook from --playbook-dir (no per-station
+    limit; `change(pb)` edits it) over stdio -> (is_error, incident)."""
+    books = tmp_path / ("books-" + name)
     books.mkdir()
     with open(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools",
-                           "mcpserver", "playbooks", "meter-fault.json"), encoding="utf-8") as f:
+                           "mcpserver", "playbooks", shipped + ".json"), encoding="utf-8") as f:
         pb = json.load(f)
-    pb.update(name="meter-probe", rateLimit={"perStationS": 0, "fleetPerHour": 5})
-    (books / "meter-probe.json").write_text(json.dumps(pb, ensure_ascii=False), encoding="utf-8")
-    who = "mcp:sonde-ø"
+    pb.update(name=name, rateLimit={"perStationS": 0, "fleetPerHour": 5})
+    if change:
+        change(pb)
+    (books / (name + ".json")).write_text(json.dumps(pb, ensure_ascii=False), encoding="utf-8")
     token = console.token(who, "run")
     env = {"MCP_PLAYBOOK_DIR": str(books)}
 
     async def session():
-        async with stdio_client(console.api_url, token, str(tmp_path / "stdio.jsonl"),
+        async with stdio_client(console.api_url, token, str(tmp_path / ("%s.jsonl" % name)),
                                 **env) as c:
             return tool_json(await c.call_tool("run_playbook", {
-                "playbook": "meter-probe", "station": "CS-M", "reason": "Zähler wieder da?"}))
+                "playbook": name, "station": station, "reason": reason}))
+    return run(session())
 
-    err, inc = run(session())
+
+def _transient(console, tmp_path):
+    who = "mcp:sonde-ø"
+    err, inc = _probe(console, tmp_path, "meter-fault", "meter-probe", "CS-M", "Zähler wieder da?")
     assert err is False, inc
     assert inc["outcome"] == "transient" and [s["name"] for s in inc["steps"]] == ["confirm"]
     assert inc["steps"][0]["verdict"] == "Passed" and inc["requestedBy"] == who
@@ -117,7 +125,8 @@ def _meter_fault(console, mcp_http, watcher):
     # The console records the playbook's runs with the runner as requestor.
     assert console.ok("GET", "/api/runs/%d" % confirm["run"])["requestor"] == RUNNER
 
-    assert books[0] is False and [b["name"] for b in books[1]["playbooks"]] == ["meter-fault"]
+    assert books[0] is False and [b["name"] for b in books[1]["playbooks"]] == [
+        "memory-pressure", "meter-fault", "time-source-lost"]
     # Rate limit: the meter-fault playbook ran on CS-M within the hour.
     assert again[0] is True and again[1]["error"]["code"] == "rate-limited"
 
@@ -177,22 +186,30 @@ def _incidents(proc):
     return out
 
 
-def test_a_playbook_that_breaks_its_schema_is_refused_at_start(tmp_path):
+@pytest.mark.parametrize("change, where", [
+    ({"steps": [{"name": "leer", "tests": []}]}, "steps/0/tests"),
+    ({"trigger": [{"kind": "reconnectStorm", "count": 1, "windowS": 60}]}, "trigger/0"),
+    ({"trigger": [{"kind": "securityEvent", "types": []}]}, "trigger/0"),
+    ({"collect": [{"variables": [{"component": "DiagnosticsCtrlr"}]}]}, "collect/0"),
+    ({"collect": ["journal", "tagebuch"]}, "collect/1"),
+])
+def test_a_playbook_that_breaks_its_schema_is_refused_at_start(tmp_path, change, where):
     bad = tmp_path / "books"
     bad.mkdir()
-    (bad / "kaputt.json").write_text(json.dumps({
-        "name": "kaputt", "version": "1", "description": "Schritte ohne Tests",
-        "trigger": [{"kind": "health", "status": ["Degraded"]}],
-        "steps": [{"name": "leer", "tests": []}],
-        "rateLimit": {"perStationS": 60, "fleetPerHour": 1}, "collect": [],
-        "outcomeIfCompleted": "done"}), encoding="utf-8")
+    pb = {"name": "kaputt", "version": "1", "description": "Schritte ohne Tests",
+          "trigger": [{"kind": "health", "status": ["Degraded"]}],
+          "steps": [{"name": "eins", "tests": [{"testId": "memory"}]}],
+          "rateLimit": {"perStationS": 60, "fleetPerHour": 1}, "collect": [],
+          "outcomeIfCompleted": "done"}
+    pb.update(change)
+    (bad / "kaputt.json").write_text(json.dumps(pb), encoding="utf-8")
     p = subprocess.run(MCPSERVER + ["stdio", "--token", "x", "--playbook-dir", str(bad),
                                     "--audit-log", str(tmp_path / "a.jsonl"),
                                     "--incident-dir", str(tmp_path / "inc")],
                        capture_output=True, timeout=60, stdin=subprocess.DEVNULL)
     assert p.returncode == 2
     err = p.stderr.decode()
-    assert "kaputt.json" in err and "steps/0/tests" in err
+    assert "kaputt.json" in err and where in err, err
 
 
 METER = {"testId": "meter", "testType": "SelfTest", "version": "1.0",
@@ -264,3 +281,131 @@ def test_watcher_follows_again_after_the_console_restarts(console, tmp_path):
     (full,) = [i for i in _incidents(watcher) if i["playbook"] == "meter-fault"]
     assert full["trigger"]["event"]["run"] == run_id
     assert full["outcome"] == "interrupted" and full["closedAt"]
+
+
+def _closed(proc, name):
+    return [i for i in _incidents(proc) if i["playbook"] == name and i["outcome"] != "running"]
+
+
+def _step(inc, name):
+    (s,) = [s for s in inc["steps"] if s["name"] == name]
+    return s
+
+
+def test_time_source_lost_playbook_when_the_time_server_stops(console, station_agent, mcp_http,
+                                                              tmp_path):
+    """Real peers (chronyd with NTS-KE, dnsmasq): the ntp test passes; chronyd stops;
+    the next ntp test fails and the watcher runs time-source-lost: NTP stays silent,
+    the names resolve, the NTS-KE port is closed -> the time server's host is down.
+    With the resolver stopped too, a copy of the playbook finds DNS broken."""
+    from net_peers import HealthyPeers
+    hp = HealthyPeers(str(tmp_path / "peers")).__enter__()
+    watcher = None
+    try:
+        targets = dict(hp.targets, tcpEndpoints=["127.0.0.1:%d" % hp.chrony.nts_port])
+        console.add_station("CS-T")
+        station_agent(console, "CS-T", diagTargets=targets)
+        console.wait_station("CS-T")
+        watcher = McpProc(mcp_http.workdir, console.api_url, "watch",
+                          console.token(RUNNER, "run"), name="watch")
+        ops = console.token("ops", "run")
+
+        def ntp():
+            r = console.ok("POST", "/api/stations/CS-T/runs", token=ops,
+                           json_body={"tests": [{"testId": "ntp"}]})
+            return console.wait_run(r["id"], lambda x: x["verdict"] is not None, timeout=120)
+        assert ntp()["verdict"] == "Passed"
+        hp.chrony.stop()  # the time source is lost
+        failed = ntp()
+        assert failed["verdict"] == "Failed"
+        wait_until(lambda: _closed(mcp_http, "time-source-lost"), 300,
+                   lambda: "%s\n%s" % (_incidents(mcp_http), watcher.log()))
+        (inc,) = _closed(mcp_http, "time-source-lost")
+        # The passing run opened nothing: the incident is the failed run's.
+        assert inc["trigger"]["kind"] == "testFailed" and inc["trigger"]["testId"] == "ntp"
+        assert inc["trigger"]["event"]["run"] == failed["id"]
+        assert inc["requestedBy"] == RUNNER
+        assert [s["name"] for s in inc["steps"]] == ["ntp-again", "dns", "nts-ke-port"]
+        assert [s["verdict"] for s in inc["steps"]] == ["Failed", "Passed", "Failed"]
+        assert inc["outcome"] == "time-server-host-unreachable"
+        port = _step(inc, "nts-ke-port")["results"][0]["result"]
+        assert "127.0.0.1:%d" % hp.chrony.nts_port in port["evidence"]
+        assert _step(inc, "ntp-again")["results"][0]["result"]["requestor"] == RUNNER
+        dm = {(v["component"].get("instance"), v["variable"]["name"]): v
+              for v in inc["deviceModel"]["variables"]}
+        assert dm[("ntp", "LastVerdict")]["attributeValue"] == "Failed"
+        assert dm[(None, "NtpServerUri")]["attributeStatus"]  # whatever the station answered
+        assert inc["stationState"]["id"] == "CS-T"
+
+        hp.dns.stop()  # and now the names do not resolve either
+        err, probe = _probe(console, tmp_path, "time-source-lost", "time-probe", "CS-T",
+                            "Zeitquelle weg – DNS?")
+        assert err is False, probe
+        assert [s["name"] for s in probe["steps"]] == ["ntp-again", "dns"]
+        assert probe["outcome"] == "dns-broken"
+        assert _step(probe, "dns")["results"][0]["result"]["verdict"] == "Failed"
+    finally:
+        rc = watcher.stop() if watcher else 0
+        hp.__exit__(None, None, None)
+    assert rc == 0 and "Traceback" not in watcher.log(), watcher.log()
+
+
+def test_memory_pressure_playbook_from_an_unhealthy_check(console, station_agent, mcp_http,
+                                                          tmp_path):
+    """A health check made Unhealthy by its limit (minFreeHeap over the heap): the
+    watcher runs memory-pressure (memory, health again, flash) and collects the
+    device-model values and the results journal (GetLog, uploaded to the console).
+    A copy whose memory limit the heap cannot meet stops at its first step."""
+    console.add_station("CS-P")
+    station_agent(console, "CS-P")
+    console.wait_station("CS-P")
+    watcher = McpProc(mcp_http.workdir, console.api_url, "watch",
+                      console.token(RUNNER, "run"), name="watch")
+    try:
+        ops = console.token("ops", "run")
+        r = console.ok("POST", "/api/stations/CS-P/runs", token=ops, json_body={
+            "tests": [{"testId": "health", "parameters": {"minFreeHeap": 16777216}}]})
+        bad = console.wait_run(r["id"], lambda x: x["verdict"] is not None, timeout=120)
+        assert bad["results"][0]["healthStatus"] == "Unhealthy"
+        wait_until(lambda: _closed(mcp_http, "memory-pressure"), 300,
+                   lambda: "%s\n%s" % (_incidents(mcp_http), watcher.log()))
+        (inc,) = _closed(mcp_http, "memory-pressure")
+        assert inc["trigger"]["kind"] == "health" and inc["trigger"]["event"]["run"] == bad["id"]
+        names = [s["name"] for s in inc["steps"]]
+        assert names[0] == "memory" and inc["steps"][0]["verdict"] == "Passed"
+        again = _step(inc, "health-again")
+        if again["verdict"] == "Passed":  # the limit was the peak: nothing else is wrong
+            assert inc["outcome"] == "transient" and names == ["memory", "health-again"]
+        else:  # loop lag on a busy machine: the flash is checked too
+            assert names == ["memory", "health-again", "flash"]
+            assert inc["outcome"] in ("degraded-other-cause", "flash-exhausted")
+        mem = inc["steps"][0]["results"][0]["result"]
+        assert {m["name"] for m in mem["measurement"]} >= {"freeHeap", "largestBlock"}, mem
+        # The journal: uploaded by the station to the console, every line verified.
+        j = inc["journal"]
+        assert j["accepted"] == "Accepted" and j["status"] == "Uploaded", j
+        up = j["upload"]
+        assert up["invalid"] == 0 and up["checksumFailed"] == 0 and up["lines"] >= 3
+        assert bad["results"][0]["resultId"] in up["resultIds"]
+        assert up["filename"].startswith("diagnostics-CS-P-")
+        dm = {(v["component"]["name"], v["component"].get("instance"), v["variable"]["name"]): v
+              for v in inc["deviceModel"]["variables"]}
+        assert dm[("DiagnosticTest", "memory", "LastVerdict")]["attributeValue"] == "Passed"
+        assert dm[("DiagnosticTest", "health", "LastHealth")]["attributeValue"] in (
+            "Healthy", "Degraded")
+        assert int(dm[("DiagnosticsCtrlr", None, "ResultsStored")]["attributeValue"]) >= 3
+        # The console's health history (newest first): the trigger, then health-again.
+        assert [h["status"] for h in inc["stationHealth"]][:2] == [again["results"][0][
+            "result"]["healthStatus"], "Unhealthy"]
+
+        def starve(pb):
+            pb["steps"][0]["tests"][0]["parameters"] = {"minFreeBytes": 16777216}
+        err, probe = _probe(console, tmp_path, "memory-pressure", "memory-probe", "CS-P",
+                            "Speicher knapp?", change=starve)
+        assert err is False, probe
+        assert [s["name"] for s in probe["steps"]] == ["memory"]
+        assert probe["outcome"] == "memory-exhausted"
+        assert probe["steps"][0]["results"][0]["result"]["verdict"] == "Failed"
+    finally:
+        rc = watcher.stop()
+    assert rc == 0 and "Traceback" not in watcher.log(), watcher.log()

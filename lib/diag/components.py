@@ -23,7 +23,9 @@ ResultSigningKey||s|W|||165|||
 ResultSigningKeyId||s|R|||36|||
 CatalogVersion||s|R|||36||c|
 IntrusiveAllowed||b|RW||||||true
-FlashWriteBudget||i|RW|B|0|16777216|||1048576"""
+FlashWriteBudget||i|RW|B|0|16777216|||1048576
+ReflexOnDegraded||s|RW|||200|||
+ReflexMinIntervalS||i|RW|s|0|604800|||3600"""
 
 _TEST = """
 TestType||o|R||||SelfTest;IntegrationTest;HealthCheck;SecurityTest;ComplianceTest;PerformanceTest|c|
@@ -68,6 +70,12 @@ def install(agent):
     def ctrlr_set(var, inst, value):
         if var == "ResultSigningKey":
             return _signing_key(agent, value)
+        if var == "ReflexOnDegraded" and value:
+            import lazy
+            try:
+                return lazy.load("diag.reflex").refusal(agent, value)
+            finally:
+                lazy.drop("diag.reflex")
         # The installer's "no intrusive tests" (config allowIntrusive false) is not the
         # CSMS's to lift (DG14).
         if var == "IntrusiveAllowed" and value == "true" and cfg.get("allowIntrusive") is False:

@@ -363,6 +363,13 @@ class Runner:
             prev = d.last.get(tid)
             state = ctx.health or verdict
             d.remember(tid, verdict, r["endTime"], rid, ctx.health)
+            if ctx.health in ("Degraded", "Unhealthy") and \
+                    self.agent.dm.get("DiagnosticsCtrlr", "ReflexOnDegraded"):
+                import lazy  # the reflex (DG20), only when configured and needed
+                try:
+                    lazy.load("diag.reflex").fire(self.agent, requestor)
+                finally:
+                    lazy.drop("diag.reflex")
             if verdict != "Skipped":
                 from diag import events
                 events.on_result(self.agent, tid, state, prev and (prev[3] or prev[0]),

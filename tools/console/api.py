@@ -319,6 +319,8 @@ def make_app(console, scheduler):
     ], exception_handlers={Exception: _internal})
     from . import api_evidence  # evidence report and signing keys (its own module)
     app.router.routes.extend(api_evidence.ROUTES)
+    from . import api_station  # GetVariables, GetLog and its upload (its own module)
+    app.router.routes.extend(api_station.ROUTES)
     app.state.console, app.state.schedules = console, scheduler
     app.state.tickets = tickets.Tickets()
     return app

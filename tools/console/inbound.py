@@ -11,7 +11,9 @@ import json
 import logging
 import time
 
+from . import station_events
 from .stations import CallErrorReply
+from .uploads import Uploads
 
 LOG = logging.getLogger("console.inbound")
 TERMINAL = ("done", "cancelled", "rejected", "unreachable")
@@ -43,6 +45,8 @@ class Inbound:
         self._waiting = {}            # (station, requestId) -> future of the catalog
         self._req_ids = itertools.count(1)
         self._tasks = set()
+        self.uploads = Uploads()      # GetLog requests and their uploads (api_station.py)
+        self.limiter = station_events.Limiter()
 
     # -- connection hooks (called by stations.Endpoint) --
 
@@ -154,6 +158,12 @@ class Inbound:
             self._status(sid, p)
         elif action == "NotifyDiagnosticsResult":
             self._result(sid, p["result"])
+        elif action == "NotifyEvent":
+            station_events.notify_event(self.bus, self.limiter, sid, p)
+        elif action == "SecurityEventNotification":
+            station_events.security_event(self.bus, self.limiter, sid, p)
+        elif action == "LogStatusNotification":
+            station_events.log_status(self.bus, self.limiter, self.uploads, sid, p)
         return {}
 
     def _own_run(self, sid, request_id, what):

@@ -25,6 +25,8 @@ LOG = logging.getLogger("console.stations")
 CallErrorReply = _csms.CallErrorReply
 DIAG_VENDOR = "org.openchargealliance.diagnostics"
 NOTIFICATIONS = ("NotifyDiagnosticsCatalog", "NotifyDiagnosticsStatus", "NotifyDiagnosticsResult")
+# Standard messages the console records as events (station_events.py); native only.
+STATION_EVENTS = ("NotifyEvent", "SecurityEventNotification", "LogStatusNotification")
 
 _csms.register_diagnostics_schemas()
 
@@ -90,7 +92,7 @@ class Endpoint:
     def __init__(self, hooks, host="127.0.0.1", port=0, ssl=None, call_timeout=10):
         self.hooks = hooks
         self.csms = _Csms(hooks, host=host, port=port, ssl=ssl, call_timeout=call_timeout)
-        for action in NOTIFICATIONS:
+        for action in NOTIFICATIONS + STATION_EVENTS:
             self.csms.add_handler(action, self._native(action))
         self.csms.add_handler("DataTransfer", self._data_transfer)
 

@@ -22,6 +22,10 @@ HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "playbooks")
 SCHEMA = os.path.join(HERE, "playbook.schema.json")
 _INCIDENT_ID = re.compile(r"INC-\d{8}T\d{6}Z-[0-9a-f]{6}")
 _POLL_S = 0.5
+_JOURNAL_S = 120
+# LogStatusNotification statuses after which nothing more comes (and GetLog's refusals)
+_LOG_FINAL = ("Uploaded", "UploadFailure", "BadMessage", "NotSupportedOperation",
+              "PermissionDenied", "Rejected")
 
 
 class PlaybookError(Exception):
@@ -56,8 +60,9 @@ def load_all(extra_dir=None):
     return out
 
 
-def matches(trigger, event):
-    """Does a console event (GET /api/events shape) match one trigger of a playbook?"""
+def matches(trigger, event, connects=None):
+    """Does a console event (GET /api/events shape) match one trigger of a playbook?
+    `connects` (Connects) counts each station's connections for reconnectStorm."""
     data = event.get("data") if isinstance(event.get("data"), dict) else {}
     kind = trigger["kind"]
     if kind == "testFailed":
@@ -66,15 +71,54 @@ def matches(trigger, event):
     if kind == "health":
         return event.get("kind") == "result" and data.get("healthStatus") in trigger["status"]
     if kind == "notifyEvent":
-        # The console does not record NotifyEvent yet: matched once it publishes
-        # "notify-event" events with component/variable/severity.
+        # One eventData item of a station's NotifyEvent; a cleared one reports a problem
+        # gone, which is no reason to run anything.
         sev = data.get("severity")
-        return event.get("kind") == "notify-event" and \
+        return event.get("kind") == "notify-event" and data.get("cleared") is not True and \
             data.get("component") == trigger["component"] and \
-            ("variable" not in trigger or data.get("variable") == trigger["variable"]) and \
-            ("maxSeverity" not in trigger or (isinstance(sev, int) and
-                                              sev <= trigger["maxSeverity"]))
+            all(k not in trigger or data.get(f) == trigger[k] for k, f in (
+                ("variable", "variable"), ("instance", "componentInstance"))) and \
+            ("actualValues" not in trigger or data.get("actualValue") in trigger["actualValues"]) \
+            and ("maxSeverity" not in trigger or (isinstance(sev, int) and
+                                                  sev <= trigger["maxSeverity"]))
+    if kind == "securityEvent":
+        return event.get("kind") == "security-event" and \
+            ("types" not in trigger or data.get("type") in trigger["types"])
+    if kind == "reconnectStorm":
+        return event.get("kind") == "station.connected" and connects is not None and \
+            connects.count(event.get("station"), trigger["windowS"],
+                           _epoch(event.get("time"))) >= trigger["count"]
     return False
+
+
+def _epoch(iso):
+    from datetime import datetime
+    try:
+        return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+    except (AttributeError, ValueError):
+        return time.time()
+
+
+class Connects:
+    """Each station's recent connections, from the event stream (event times, so a
+    replayed stream counts the same), for the reconnectStorm trigger."""
+    KEEP_S, MAX = 86400, 1000
+
+    def __init__(self):
+        self.seen = {}  # station -> [event times]
+
+    def note(self, event):
+        sid = event.get("station")
+        if event.get("kind") != "station.connected" or not isinstance(sid, str):
+            return
+        if len(self.seen) > 10000:  # many stations: forget the quiet ones first
+            self.seen.clear()
+        t = _epoch(event.get("time"))
+        times = [x for x in self.seen.get(sid, ()) if x > t - self.KEEP_S][-self.MAX:]
+        self.seen[sid] = times + [t]
+
+    def count(self, sid, window, at):
+        return sum(1 for x in self.seen.get(sid, ()) if at - window < x <= at)
 
 
 class Incidents:
@@ -197,6 +241,11 @@ async def run(pb, station, trigger, call, incidents, who, own_runs=None):
                                     [])[-20:]
         if "station" in pb["collect"]:
             inc["stationState"] = await _quiet(call.get("/api/stations/" + seg))
+        for item in pb["collect"]:
+            if isinstance(item, dict) and "variables" in item:
+                inc["deviceModel"] = await _variables(call, seg, item["variables"])
+        if "journal" in pb["collect"]:
+            inc["journal"] = await _journal(call, seg)
     finally:
         t1 = time.time()
         inc.update(outcome=outcome or "interrupted", closedAt=_iso(t1),
@@ -215,6 +264,40 @@ async def _wait(call, run, timeout):
     if "results" not in run:
         run = await call.get("/api/runs/%d" % run["id"])
     return run
+
+
+async def _variables(call, seg, wanted):
+    """Device-model values (GetVariables through the console): each as the station
+    answered it (attributeStatus Rejected/UnknownVariable... included); a station's
+    CALLERROR or a refusal is the record's `error`, not the end of the incident."""
+    try:
+        r = await call.post("/api/stations/%s/variables" % seg, {"variables": [
+            {"component": dict({"name": w["component"]}, **(
+                {"instance": w["instance"]} if "instance" in w else {})),
+             "variable": w["variable"]} for w in wanted]})
+        return {"variables": r.get("variables") if isinstance(r, dict) else None}
+    except Exception as e:  # noqa: BLE001 -- ConsoleError: recorded, collection goes on
+        return {"error": getattr(e, "error", {"message": str(e)})}
+
+
+async def _journal(call, seg, timeout=_JOURNAL_S):
+    """The results journal (GetLog DiagnosticsLog, uploaded to the console): the final
+    LogStatusNotification status and what the upload held (lines, checksums, sha256,
+    results the console did not have)."""
+    try:
+        r = await call.post("/api/stations/%s/logs" % seg, {})
+        deadline = time.monotonic() + timeout
+        while r.get("status") not in _LOG_FINAL or (r["status"] == "Uploaded" and
+                                                    r.get("upload") is None):
+            if r.get("accepted") not in (None, "Accepted", "AcceptedCanceled") or \
+                    time.monotonic() >= deadline:
+                break
+            await asyncio.sleep(_POLL_S)
+            r = dict(await call.get("/api/stations/%s/logs/%d" % (seg, r["requestId"])),
+                     accepted=r.get("accepted"))
+        return {k: r.get(k) for k in ("requestId", "accepted", "status", "statusInfo", "upload")}
+    except Exception as e:  # noqa: BLE001 -- recorded, as for _variables
+        return {"error": getattr(e, "error", {"message": str(e)})}
 
 
 async def _quiet(coro):

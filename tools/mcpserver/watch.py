@@ -25,6 +25,7 @@ class Watcher:
             upstream, token, playbooks, incidents, audit)
         self.on_open = on_open  # called when the stream is open: nothing is missed after
         self.own_runs = set()
+        self.connects = playbook.Connects()  # for reconnectStorm triggers
         self.tasks = set()
         self.me = None
         # Last event id handled, kept across a lost stream: the next one replays from
@@ -85,8 +86,10 @@ class Watcher:
         sid = ev.get("station")
         if not isinstance(sid, str) or ev.get("run") in self.own_runs:
             return
+        self.connects.note(ev)
         for pb in self.books.values():
-            trig = next((t for t in pb["trigger"] if playbook.matches(t, ev)), None)
+            trig = next((t for t in pb["trigger"] if playbook.matches(t, ev, self.connects)),
+                        None)
             if trig is not None:
                 task = asyncio.ensure_future(self._start(pb, sid, dict(trig, event=ev)))
                 self.tasks.add(task)
