@@ -396,16 +396,19 @@ async def _scenarios(args, build_dir, how, img_kb, where, res, peers):
     A, B = res["A"], res["B"]
     h = B["tests"].get("health", {})
     stall = max([t["stall_ms"] for t in B["tests"].values()] or [0])
+    # The issues' targets: A from the OCPP core's, B's heap from the self-test and
+    # integration-test issues (every test once), the .mpy size from the charger makers'
+    # (all of lib/ with every test included).
     targets = [
         ("A: smallest heap <= 48 KB", A["smallest_heap_kb_device"] or 999, 48),
         ("A: peak heap in use <= 24 KB", A["peak_in_use"] / 1024, 24),
         ("A: GetVariables p99 <= 10 ms", A["gv_p99_ms"], 10),
-        ("B: smallest heap <= 64 KB", B["smallest_heap_kb_device"] or 999, 64),
+        ("B: smallest heap <= 56 KB", B["smallest_heap_kb_device"] or 999, 56),
         ("B: peak heap in use <= 32 KB", B["peak_in_use"] / 1024, 32),
         ("B: longest loop stall <= 20 ms", stall, 20),
         ("health check <= 50 ms", h.get("ms", 999), 50),
         ("health check allocates <= 4 KB", h.get("alloc", 1e9) / 1024, 4),
-        ("lib/ as .mpy <= 60 KB", res["mpy_bytes"] / 1024, 60),
+        ("lib/ as .mpy <= 100 KB", res["mpy_bytes"] / 1024, 100),
         ("meter test / wire time <= 1.5", res["meter"]["ratio"], 1.5),
     ]
     for name, got, limit in targets:
