@@ -328,3 +328,38 @@ def test_migrations_and_schedule_claims_across_processes(pg):
     finally:
         first.close()
         second.close()
+
+
+def test_one_ticket_presented_to_two_processes_at_once_is_taken_once(pg):
+    """The claim is one conditional UPDATE: of two uploads with one ticket arriving at
+    two processes at the same moment exactly one goes on; and a requestId beyond
+    PostgreSQL's integer changes nothing instead of failing the statement."""
+    import sys
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                    "tools"))
+    from console.store import Store
+    from console.uploads import Uploads
+    url = pg.new_database("t_ticket_race")
+    stores = [Store(url), Store(url)]
+    try:
+        ups = [Uploads(s.engine) for s in stores]
+        name = "diagnostics-CS__rebro-20260101T000000Z.ndjson"  # "CS Örebro"
+        for _ in range(10):
+            req, ticket = ups[0].issue("CS Örebro", "Zoë")
+            start, got = threading.Barrier(2), [None, None]
+
+            def take(i):
+                start.wait(10)
+                got[i] = ups[i].take(ticket, name)
+            threads = [threading.Thread(target=take, args=(i,)) for i in (0, 1)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(30)
+            assert got.count(None) == 1 and ("CS Örebro", req) in got, got
+        ups[1].status("CS Örebro", 1 << 40, "Uploaded")
+        assert ups[1].state("CS Örebro", 1 << 40) is None
+        assert ups[1].state("CS Örebro", req)["status"] == "Requested"
+    finally:
+        for s in stores:
+            s.close()
