@@ -2,7 +2,9 @@
 temporary directory): a live agent connected to process A, a run requested through
 process B's CLI, sent by A, its result and events seen through both processes.
 Also: both processes migrate a new database at once, the run-role refusal holds
-across processes, a cancel crosses too, and a dead process's stations are let go."""
+across processes, a cancel crosses too, a dead process's stations are let go, and a
+journal asked for (GetLog) through one process is uploaded to the other."""
+import http.server
 import json
 import os
 import signal
@@ -196,6 +198,114 @@ def test_cancel_crosses_and_a_dead_process_lets_its_stations_go(pair, station_ag
     assert late["status"] == "unreachable", late
 
 
+class Relay:
+    """The load balancer in front of the consoles' APIs, as far as an upload sees it:
+    each POST that reaches this port is forwarded to `target` (one process's API) and
+    recorded with the answer; with target None it is only recorded and answered 200
+    (held, so that the test can present the ticket itself)."""
+
+    def __init__(self, target):
+        relay, self.target, self.seen = self, target, []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                headers = {k: v for k, v in self.headers.items()
+                           if k.lower() in ("content-type", "content-disposition")}
+                status = 200 if relay.target is None else httpx.post(
+                    relay.target + self.path, content=body, headers=headers, timeout=60
+                ).status_code
+                relay.seen.append({"path": self.path, "headers": headers, "body": body,
+                                   "status": status})
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.host = "127.0.0.1:%d" % self.httpd.server_address[1]
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def _ask_log(console, sid, token, host):
+    """GetLog through `console`; the upload URL it hands the station names `host`, as
+    it names a load balancer's address when the request came through one (Host)."""
+    r = console.api("POST", "/api/stations/%s/logs" % sid, token=token, json_body={},
+                    headers={"Host": host})
+    assert r.status_code == 201, r.text
+    assert r.json()["accepted"] == "Accepted" and r.json()["by"] == OPERATOR
+    return r.json()["requestId"]
+
+
+def test_journal_asked_of_one_process_is_uploaded_to_the_other(pair, station_agent):
+    """Tickets and GetLog requests live in the database: the upload, the station's
+    LogStatusNotification (on the process holding its connection) and the status read
+    may each land on another process than the one that asked, with the same checks."""
+    (a, b), _ = pair
+    a.add_station("CSPG03")
+    station_agent(a, "CSPG03")
+    a.wait_station("CSPG03")
+    ops = a.token(OPERATOR, "run")
+    run = a.ok("POST", "/api/stations/CSPG03/runs", token=ops,
+               json_body={"tests": [{"testId": "memory"}]})
+    (res,) = a.wait_run(run["id"], lambda r: r["verdict"] is not None, timeout=90)["results"]
+
+    # Asked through A, which holds the station; the balancer routes the upload to B.
+    to_b = Relay(b.api_url)
+    held = Relay(None)
+    try:
+        req = _ask_log(a, "CSPG03", ops, to_b.host)
+        state = {}
+
+        def uploaded():
+            state.update(b.ok("GET", "/api/stations/CSPG03/logs/%d" % req))
+            return state["status"] == "Uploaded" and state["upload"] is not None
+        wait_until(uploaded, 90, lambda: (state, to_b.seen, a.log(), b.log()))
+        (sent,) = to_b.seen
+        assert sent["status"] == 200 and sent["path"].startswith("/api/uploads/up_")
+        u = state["upload"]
+        assert u["filename"].startswith("diagnostics-CSPG03-") and state["by"] == OPERATOR
+        assert res["resultId"] in u["resultIds"] and (u["invalid"], u["checksumFailed"]) == (0, 0)
+        assert u["new"] == 0  # the console held the run's result already
+        assert u["sha256"] == __import__("hashlib").sha256(sent["body"]).hexdigest()
+        assert a.ok("GET", "/api/stations/CSPG03/logs/%d" % req) == state
+
+        def post(console, up, name=None):
+            headers = dict(up["headers"])
+            if name:
+                headers["Content-Disposition"] = 'attachment; filename="%s"' % name
+            return httpx.post(console.api_url + up["path"], content=up["body"],
+                              headers=headers, timeout=60)
+        # Used on B: refused on A and on B.
+        assert post(a, sent).status_code == 403 and post(b, sent).status_code == 403
+
+        # A live ticket of CSPG03 (asked through A), presented on B with another
+        # station's file name: refused; with the station's own: accepted, read on A.
+        req2 = _ask_log(a, "CSPG03", ops, held.host)
+        wait_until(lambda: held.seen, 90, lambda: (a.log(), b.log()))
+        (kept,) = held.seen
+        r = post(b, kept, "diagnostics-CSPG04-20260101T000000Z.ndjson")
+        assert r.status_code == 403, r.text
+        assert b.ok("GET", "/api/stations/CSPG03/logs/%d" % req2)["upload"] is None
+        assert post(b, kept).status_code == 200
+        assert post(b, kept).status_code == 403  # once
+        again = a.ok("GET", "/api/stations/CSPG03/logs/%d" % req2)["upload"]
+        assert again["filename"] == kept["headers"]["Content-Disposition"].split('"')[1]
+        assert res["resultId"] in again["resultIds"]
+        # Another station's read of the request: not found on either process.
+        a.add_station("CSPG04")
+        for c in (a, b):
+            assert c.api("GET", "/api/stations/CSPG04/logs/%d" % req2).status_code == 404
+    finally:
+        to_b.close()
+        held.close()
+
+
 def test_migrations_and_schedule_claims_across_processes(pg):
     """Two stores (as two processes would have) on one new database: the second finds
     it migrated; a due schedule is moved on by exactly one of them."""
@@ -218,3 +328,38 @@ def test_migrations_and_schedule_claims_across_processes(pg):
     finally:
         first.close()
         second.close()
+
+
+def test_one_ticket_presented_to_two_processes_at_once_is_taken_once(pg):
+    """The claim is one conditional UPDATE: of two uploads with one ticket arriving at
+    two processes at the same moment exactly one goes on; and a requestId beyond
+    PostgreSQL's integer changes nothing instead of failing the statement."""
+    import sys
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                    "tools"))
+    from console.store import Store
+    from console.uploads import Uploads
+    url = pg.new_database("t_ticket_race")
+    stores = [Store(url), Store(url)]
+    try:
+        ups = [Uploads(s.engine) for s in stores]
+        name = "diagnostics-CS__rebro-20260101T000000Z.ndjson"  # "CS Örebro"
+        for _ in range(10):
+            req, ticket = ups[0].issue("CS Örebro", "Zoë")
+            start, got = threading.Barrier(2), [None, None]
+
+            def take(i):
+                start.wait(10)
+                got[i] = ups[i].take(ticket, name)
+            threads = [threading.Thread(target=take, args=(i,)) for i in (0, 1)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(30)
+            assert got.count(None) == 1 and ("CS Örebro", req) in got, got
+        ups[1].status("CS Örebro", 1 << 40, "Uploaded")
+        assert ups[1].state("CS Örebro", 1 << 40) is None
+        assert ups[1].state("CS Örebro", req)["status"] == "Requested"
+    finally:
+        for s in stores:
+            s.close()

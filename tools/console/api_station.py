@@ -14,7 +14,6 @@ station's error code; a station that is not connected 503.
 import asyncio
 import os
 import re
-import secrets
 import sys
 
 from starlette.requests import Request
@@ -105,8 +104,7 @@ async def logs(request, actor, console):
     await _body(request)
     _connected(console, sid)
     up = console.inbound.uploads
-    req_id = secrets.randbelow(1 << 30) + 1
-    ticket = up.issue(sid, req_id, actor.name)
+    req_id, ticket = up.issue(sid, actor.name)
     base = str(request.base_url).rstrip("/")
     try:
         res = await _call(console, sid, "GetLog", {
@@ -136,6 +134,14 @@ async def log(request, actor, console):
     return state
 
 
+def _length(value):
+    # Content-Length is the client's word: garbage counts as "too large", not a 500.
+    try:
+        return int(value or 0)
+    except ValueError:
+        return _uploads._MAX_BYTES + 1
+
+
 async def upload(request: Request):
     """Not a bearer-token route: the station proves itself with the ticket in the URL
     (and a file name naming it)."""
@@ -144,22 +150,28 @@ async def upload(request: Request):
     m = _FILENAME.search(request.headers.get("content-disposition", ""))
     key = up.take(request.path_params["ticket"], m.group(1) if m else None)
     if key is None:
-        return _error(403, "forbidden", "unknown or expired upload ticket, or a file name "
+        return _error(403, "forbidden", "unknown, used or expired upload ticket, or a file name "
                       "that does not name the station it was issued for")
-    if int(request.headers.get("content-length") or 0) > _uploads._MAX_BYTES:
-        return _error(413, "too-large", "upload over %d bytes" % _uploads._MAX_BYTES)
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > _uploads._MAX_BYTES:
+    done = False
+    try:  # the ticket is claimed: spent by received(), given back on any other way out
+        if _length(request.headers.get("content-length")) > _uploads._MAX_BYTES:
             return _error(413, "too-large", "upload over %d bytes" % _uploads._MAX_BYTES)
-    body = bytes(body)
-    validator = _csms.messages._validators.get("NotifyDiagnosticsResultRequest_2.1")
-    from .inbound import checksum_ok
-    summary = await asyncio.to_thread(_uploads.import_journal, console.store, key[0], body,
-                                      validator, checksum_ok)
-    summary["filename"] = m.group(1)
-    up.received(key, summary)
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > _uploads._MAX_BYTES:
+                return _error(413, "too-large", "upload over %d bytes" % _uploads._MAX_BYTES)
+        body = bytes(body)
+        validator = _csms.messages._validators.get("NotifyDiagnosticsResultRequest_2.1")
+        from .inbound import checksum_ok
+        summary = await asyncio.to_thread(_uploads.import_journal, console.store, key[0], body,
+                                          validator, checksum_ok)
+        summary["filename"] = m.group(1)
+        up.received(key, summary)
+        done = True
+    finally:
+        if not done:
+            up.release(key)
     console.bus.publish("log.uploaded", key[0], requestId=key[1],
                         **{k: v for k, v in summary.items() if k != "resultIds"})
     return JSONResponse({"received": summary["bytes"]})

@@ -45,7 +45,7 @@ class Inbound:
         self._waiting = {}            # (station, requestId) -> future of the catalog
         self._req_ids = itertools.count(1)
         self._tasks = set()
-        self.uploads = Uploads()      # GetLog requests and their uploads (api_station.py)
+        self.uploads = Uploads(store.engine)  # GetLog requests, uploads (api_station.py)
         self.limiter = station_events.Limiter()
 
     # -- connection hooks (called by stations.Endpoint) --

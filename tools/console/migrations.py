@@ -37,10 +37,17 @@ def _v3_signing_keys(conn):
     signing_keys.create_tables(conn)  # its table, defined (and frozen) in signing_keys.py
 
 
+def _v4_log_requests(conn):
+    from . import uploads
+    uploads.create_tables(conn)  # GetLog requests and tickets, defined (and frozen) in uploads.py
+
+
 MIGRATIONS = [
     (1, "initial tables", _v1_initial),
     (2, "console processes and the stations they hold", _v2_cluster),
     (3, "result-signing keys by station and key id", _v3_signing_keys),
+    (4, "GetLog requests and their upload tickets, shared by all console processes",
+     _v4_log_requests),
 ]
 _LOCK = 0x0C0D1A6  # pg_advisory_lock key: "console migrations"
 
