@@ -89,12 +89,17 @@ def install(agent):
         add_bad(agent, tid, reason)
 
 
-def add_test(agent, tid):
-    """The DiagnosticTest instance of an offered test. `get` is called with the
-    variable's instance; the test is the component's."""
-    d = agent.diag
+class _Test(Component):
+    """The DiagnosticTest instance of an offered test. `get` is a method, not a
+    closure per test: one component per test is RAM held for good."""
 
-    def test_get(var, inst):
+    def __init__(self, d, tid):
+        super().__init__("DiagnosticTest", _TEST, instance=tid)
+        self.d = d
+
+    def get(self, var, inst):
+        d = self.d
+        tid = self.instance
         if var == "TestType":
             return d.registry.type_of(tid)
         if var in ("Description", "Version", "Parameters"):
@@ -117,7 +122,9 @@ def add_test(agent, tid):
             return str(last[2]) if last else ""
         return None
 
-    agent.dm.add(Component("DiagnosticTest", _TEST, instance=tid, get=test_get))
+
+def add_test(agent, tid):
+    agent.dm.add(_Test(agent.diag, tid))
 
 
 def add_bad(agent, tid, reason):

@@ -51,14 +51,24 @@ class Component:
     on_set(var, inst, value) may refuse a write by returning a reason string, or
     return "RebootRequired"."""
 
+    # Unset parts read these class defaults: an instance holds only the attributes it
+    # sets, and a smaller attribute table (a station has dozens of components: one
+    # per test, per EVSE, per connector) is RAM kept for good.
+    instance = evse = connector = get = on_set = None
+
     def __init__(self, name, table, instance=None, evse=None, connector=None, get=None, on_set=None):
         self.name = name
-        self.instance = instance
-        self.evse = evse
-        self.connector = connector
         self.table = table if table.startswith("\n") else "\n" + table
-        self.get = get
-        self.on_set = on_set
+        if instance is not None:
+            self.instance = instance
+        if evse is not None:
+            self.evse = evse
+        if connector is not None:
+            self.connector = connector
+        if get is not None:
+            self.get = get
+        if on_set is not None:
+            self.on_set = on_set
 
     def key(self):
         k = self.name
