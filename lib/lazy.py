@@ -26,3 +26,9 @@ def drop(name):
             delattr(pkg, name[i + 1:])
         except (AttributeError, KeyError):  # MicroPython raises KeyError for a module
             pass
+
+
+def since(before):
+    """The modules imported since `before` (a set of sys.modules' names), asyncio's
+    parts aside: they belong to the runtime."""
+    return [n for n in sys.modules if n not in before and not n.startswith("asyncio")]

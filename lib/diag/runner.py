@@ -382,9 +382,8 @@ class Runner:
 
 def _drop_since(mods):
     # Runs overlapping this one may still use what they imported: called only when
-    # none is left. asyncio's parts belong to the runtime; test modules are the
-    # registry's to keep or drop (health checks stay); diag.sign stays loaded on
+    # none is left. Test modules are the registry's to keep or drop (health checks stay); diag.sign stays loaded on
     # purpose (components.py).
-    for name in [n for n in sys.modules if n not in mods]:
-        if not name.startswith("asyncio") and not name.startswith("diag.tests") and name != "diag.sign":
+    for name in lazy.since(mods):
+        if not name.startswith("diag.tests") and name != "diag.sign":
             lazy.drop(name)

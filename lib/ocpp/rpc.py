@@ -5,6 +5,7 @@
 # so that an operation the CSMS never asks for costs no RAM.
 import asyncio
 import json
+import sys
 from micropython import const
 
 import lazy
@@ -44,6 +45,7 @@ class Rpc:
         self.agent = agent
         self.handlers = {}  # action -> module name ("ocpp.ops.get_variables")
         self._hot = None  # the handler module loaded now
+        self._hot_with = ()  # modules its import brought in
         self.timeout_ms = timeout_ms
         self.ws = None
         self.version = None  # "2.1" or "2.0.1", from the negotiated subprotocol
@@ -203,10 +205,20 @@ class Rpc:
                 raise CallError("NotImplemented", "unknown action %s" % action)
             if self._hot != modname:
                 # One handler module stays loaded: a burst of one request type
-                # (GetVariables) costs one import, and RAM holds one handler.
+                # (GetVariables) costs one import, and RAM holds one handler; what
+                # its import brought in (the diagnostics messages' shapes: 1.5 KB)
+                # goes with it.
                 if self._hot:
+                    for n in self._hot_with:
+                        lazy.drop(n)
                     lazy.drop(self._hot)
                 self._hot = modname
+                self._hot_with = ()
+                before = None if modname in sys.modules else set(sys.modules)
+                lazy.load(modname)
+                if before is not None:
+                    self._hot_with = tuple(n for n in lazy.since(before) if n != modname)
+                    before = None
             mod = lazy.load(modname)
             check(payload, mod.REQ)
             lim = getattr(mod, "limits", None)
