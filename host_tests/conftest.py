@@ -19,6 +19,14 @@ from harness import ThreadedCsms  # noqa: E402
 collect_ignore = ["mp"]  # MicroPython-side unit tests: run by test_mp_units.py
 
 MICROPYTHON = os.path.join(os.path.dirname(sys.executable), "micropython")
+# Device-like runs of a test file (not part of make test): AGENT_MICROPYTHON names a
+# unix binary with the agent frozen in (firmware/BOARDS.md, "Measuring") and the agents
+# start from a main that imports only the frozen code, e.g.
+#   AGENT_MICROPYTHON=.../build-agent32/micropython FUZZ_HEAP=96k FUZZ_CASES=10000 \
+#       .venv/bin/python -m pytest host_tests/test_fuzz.py
+FROZEN = os.environ.get("AGENT_MICROPYTHON")
+if FROZEN:
+    MICROPYTHON = FROZEN
 # ESP32-class controllers leave the agent 100-200 KB. The unix port is 64-bit (objects
 # twice the size) and loads the .mpy bytecode and all qstrs into the heap, which a
 # frozen firmware keeps in flash. With 14 tests, the 8 KB receive buffer reserved at
@@ -65,8 +73,15 @@ class AgentProc:
         with open(self.cfg_path, "w") as f:
             json.dump(self.cfg, f)
         self.log_path = os.path.join(self.workdir, "agent-%d.log" % time.monotonic_ns())
-        cmd = [MICROPYTHON, "-X", "heapsize=" + self.heap, os.path.join(self.build_dir, "main.py"),
-               self.cfg_path]
+        main = os.path.join(self.build_dir, "main.py")
+        if FROZEN:
+            # Alone in its directory: nothing but the frozen modules is found.
+            d = os.path.join(self.workdir, "frozen-main")
+            os.makedirs(d, exist_ok=True)
+            main = os.path.join(d, "main.py")
+            with open(main, "w") as f:
+                f.write("import sys\nimport agent\nsys.exit(agent.main(sys.argv) or 0)\n")
+        cmd = [MICROPYTHON, "-X", "heapsize=" + self.heap, main, self.cfg_path]
         if self.launcher:
             cmd = [os.path.join(ROOT, "tools", "run-agent")] + cmd
         self._log = open(self.log_path, "wb")
