@@ -93,12 +93,8 @@ class Agent:
         """Run until stopped or reset; returns "stop" or "reset"."""
         log.info("agent %s starting (boot reason %s)", self.cfg["stationId"], self.station.boot_reason)
         if self.cfg.get("stats"):
-            import gc
-            gc.collect()
-            _peak[2] = gc.mem_alloc()  # code and objects loaded before any traffic
-            self.spawn(_sample_heap(self))
-            self.stall = _Stall()
-            self.spawn(self.stall.run())
+            import benchstats
+            benchstats.start(self)
         for h in self.startup_hooks:
             self.spawn(h(self))
         if sys.platform == "linux":
@@ -132,7 +128,8 @@ class Agent:
 
     def _stopped(self):
         if self.cfg.get("stats"):
-            _print_stats()
+            import benchstats
+            benchstats.report()
         log.info("agent stopped")
 
     async def _stop_requests(self):
@@ -224,50 +221,7 @@ class Agent:
         return state
 
 
-_peak = [0, 0, 0]  # live heap after collection, heap in use before it, at start
 _rxbuf = None
-
-
-class _Stall:
-    """Benchmark only: the longest event-loop stall, seen by a task that sleeps
-    1 ms in a loop (as in Peter Hinch's latency measurement)."""
-
-    def __init__(self):
-        self.max_ms = 0
-
-    def reset(self):
-        self.max_ms = 0
-
-    async def run(self):
-        while True:
-            t0 = time.ticks_us()
-            await asyncio.sleep_ms(1)
-            lag = (time.ticks_diff(time.ticks_us(), t0) - 1000) // 1000
-            if lag > self.max_ms:
-                self.max_ms = lag
-
-
-async def _sample_heap(agent):
-    # Benchmark only: the peak of live data, sampled every 50 ms.
-    import gc
-    while True:
-        a = gc.mem_alloc()
-        if a > _peak[1]:
-            _peak[1] = a
-        gc.collect()
-        a = gc.mem_alloc()
-        if a > _peak[0]:
-            _peak[0] = a
-        await asyncio.sleep_ms(50)
-
-
-def _print_stats():
-    import gc
-    gc.collect()
-    print("STATS peak_live=%d peak_alloc=%d start_live=%d now_live=%d free=%d" % (
-        _peak[0], _peak[1], _peak[2], gc.mem_alloc(), gc.mem_free()))
-    import micropython
-    micropython.qstr_info()  # interned names: in flash when the agent is frozen
 
 
 def _load_config(path):
