@@ -48,10 +48,26 @@ async def test_rpc_keeps_one_handler_module():
     r.on("Pong", "fixture_ops.pong")
     for i, action in enumerate(("Ping", "Ping", "Pong", "Ping")):
         await r.dispatch('[2,"%d","%s",{}]' % (i, action))
+        if action == "Pong":  # its import brought its shapes module in
+            assert "fixture_ops.shape" in sys.modules
     assert [m[0] for m in ws.sent] == [3, 3, 3, 3], ws.sent
-    # A burst of one action imports once; switching drops the previous handler.
+    # A burst of one action imports once; switching drops the previous handler, and
+    # what its import brought in with it.
     assert fixture_ops.IMPORTS == ["ping", "pong", "ping"], fixture_ops.IMPORTS
     assert "fixture_ops.pong" not in sys.modules and not hasattr(fixture_ops, "pong")
+    assert "fixture_ops.shape" not in sys.modules
+
+
+def test_since_names_what_came_in_but_asyncio():
+    lazy.drop("fixture_ops.shape")
+    lazy.drop("asyncio.funcs")
+    before = set(sys.modules)
+    import asyncio
+    asyncio.wait_for  # its parts load on first use: the runtime's, never listed
+    import fixture_ops.shape
+    assert "asyncio.funcs" in sys.modules
+    assert lazy.since(before) == ["fixture_ops.shape"], lazy.since(before)
+    lazy.drop("fixture_ops.shape")
 
 
 run(globals())

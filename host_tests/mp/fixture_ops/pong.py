@@ -1,7 +1,8 @@
 import fixture_ops
 
+from fixture_ops.shape import REQ
+
 fixture_ops.IMPORTS.append("pong")
-REQ = ()
 
 
 def handle(agent, p):
