@@ -103,11 +103,17 @@ def test_reflex_runs_the_listed_tests_once_per_interval_across_a_reboot(csms, ma
     assert len(_reflexes(csms, st)) == 2
 
     # The interval is what held it back: at 0 the next bad verdict starts it again.
+    # A listed test that cannot start (here: disabled in its DiagnosticTest component)
+    # is recorded Skipped with the reason; the others still run.
     assert sv(csms, st, "DiagnosticsCtrlr", "ReflexMinIntervalS", "0")["attributeStatus"] == "Accepted"
+    assert sv(csms, st, {"name": "DiagnosticTest", "instance": "meter"}, "Enabled",
+              "false")["attributeStatus"] == "Accepted"
     h = _one(csms, st, 7, "health", {"minFreeHeap": 16777216})
     again = results(csms, st, 2, timeout=120,
                     pred=lambda x: x["requestor"] == REFLEX and x["resultId"] > h["resultId"])
     assert [r["testId"] for r in again] == ["memory", "meter"]
+    assert again[0]["verdict"] == "Passed"
+    assert again[1]["verdict"] == "Skipped" and again[1]["statusInfo"]["reasonCode"] == "TestDisabled", again[1]
     # Off again (empty): nothing more.
     assert sv(csms, st, "DiagnosticsCtrlr", "ReflexOnDegraded", "")["attributeStatus"] == "Accepted"
     h = _one(csms, st, 8, "health", {"minFreeHeap": 16777216})
