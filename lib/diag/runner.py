@@ -365,8 +365,7 @@ class Runner:
             d.remember(tid, verdict, r["endTime"], rid, ctx.health)
             if ctx.health in ("Degraded", "Unhealthy") and \
                     self.agent.dm.get("DiagnosticsCtrlr", "ReflexOnDegraded"):
-                import lazy  # the reflex (DG20), only when configured and needed
-                try:
+                try:  # the reflex (DG20), loaded only when configured and needed
                     lazy.load("diag.reflex").fire(self.agent, requestor)
                 finally:
                     lazy.drop("diag.reflex")
@@ -382,8 +381,8 @@ class Runner:
 
 def _drop_since(mods):
     # Runs overlapping this one may still use what they imported: called only when
-    # none is left. Test modules are the registry's to keep or drop (health checks stay); diag.sign stays loaded on
-    # purpose (components.py).
+    # none is left. Test modules are the registry's to keep or drop (health checks
+    # stay); diag.sign stays loaded on purpose (components.py).
     for name in lazy.since(mods):
         if not name.startswith("diag.tests") and name != "diag.sign":
             lazy.drop(name)
