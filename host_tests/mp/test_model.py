@@ -1,7 +1,7 @@
 # Device model, store and clock, run inside MicroPython.
 import os
 
-from unit import TMP, run
+from unit import TMP, remove_dir, run
 
 import clock
 from model.devmodel import Component, DeviceModel, validate
@@ -20,12 +20,7 @@ _DIR = TMP + "/mp_unit_store"
 
 
 def _clean():
-    try:
-        for n in os.listdir(_DIR):
-            os.remove(_DIR + "/" + n)
-        os.rmdir(_DIR)
-    except OSError:
-        pass
+    remove_dir(_DIR)
 
 
 def _dm():

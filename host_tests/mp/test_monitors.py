@@ -1,8 +1,6 @@
 # Monitor evaluation (model/monitors.py) and the DiagnosticsLog file name, run inside
 # MicroPython with a device model of its own.
-import os
-
-from unit import TMP, run
+from unit import TMP, remove_dir, run
 
 from model import monitors as M
 from model.devmodel import Component, DeviceModel, monitorable
@@ -38,11 +36,7 @@ class _Station:
 
 class _Agent:
     def __init__(self):
-        try:
-            for n in os.listdir(_DIR):
-                os.remove(_DIR + "/" + n)
-        except OSError:
-            pass
+        remove_dir(_DIR)  # a fresh store each time (Store makes the directory again)
         self.store = Store(_DIR)
         self.dm = DeviceModel(self.store)
         self.comp = self.dm.add(Component("TestCtrlr", _T, instance="été"))

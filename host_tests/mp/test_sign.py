@@ -3,7 +3,7 @@
 import binascii
 import os
 
-from unit import TMP, run
+from unit import TMP, remove_dir, run
 
 from diag import sign
 from diag.journal import Journal
@@ -131,12 +131,7 @@ def test_a_changed_byte_fails():
 
 
 def _clean():
-    try:
-        for n in os.listdir(_DIR):
-            os.remove(_DIR + "/" + n)
-        os.rmdir(_DIR)
-    except OSError:
-        pass
+    remove_dir(_DIR)
 
 
 def _line(rec):

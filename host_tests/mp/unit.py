@@ -8,6 +8,17 @@ import sys
 TMP = "/tmp" if sys.platform == "linux" else "."
 
 
+def remove_dir(d):
+    """Scratch directory d and the files in it gone (missing is fine)."""
+    import os
+    try:
+        for n in os.listdir(d):
+            os.remove(d + "/" + n)
+        os.rmdir(d)
+    except OSError:
+        pass
+
+
 def run(ns):
     passed = failed = 0
     for name in sorted(ns):
