@@ -75,12 +75,8 @@ class AgentProc:
         self.log_path = os.path.join(self.workdir, "agent-%d.log" % time.monotonic_ns())
         main = os.path.join(self.build_dir, "main.py")
         if FROZEN:
-            # Alone in its directory: nothing but the frozen modules is found.
-            d = os.path.join(self.workdir, "frozen-main")
-            os.makedirs(d, exist_ok=True)
-            main = os.path.join(d, "main.py")
-            with open(main, "w") as f:
-                f.write("import sys\nimport agent\nsys.exit(agent.main(sys.argv) or 0)\n")
+            import build
+            main = build.frozen_main(os.path.join(self.workdir, "frozen-main"))
         cmd = [MICROPYTHON, "-X", "heapsize=" + self.heap, main, self.cfg_path]
         if self.launcher:
             cmd = [os.path.join(ROOT, "tools", "run-agent")] + cmd

@@ -144,14 +144,7 @@ def _entry(build_dir, how):
         return [os.path.join(ROOT, "tools", "romboot.py"), os.path.join(build_dir, "agent.romfs")]
     if how == MPY:
         return [os.path.join(build_dir, "main.py")]
-    # Frozen: a main that adds nothing to sys.path, alone in its directory (the
-    # script's directory is searched first), so only the frozen code is found.
-    d = os.path.join(build_dir, "frozen")
-    os.makedirs(d, exist_ok=True)
-    main = os.path.join(d, "main.py")
-    with open(main, "w") as f:
-        f.write("import sys\nimport agent\nsys.exit(agent.main(sys.argv) or 0)\n")
-    return [main]
+    return [build.frozen_main(os.path.join(build_dir, "frozen"))]
 
 
 def _test_ids():

@@ -201,6 +201,17 @@ def build(out=os.path.join(ROOT, "build"), dev=True, lines=None, built=None):
     return sizes["agent"]
 
 
+def frozen_main(d):
+    """d/main.py that starts the agent frozen into the binary: alone in its directory
+    (the script's directory is searched first) and adding nothing to sys.path, so
+    only the frozen code is found. -> its path."""
+    os.makedirs(d, exist_ok=True)
+    main = os.path.join(d, "main.py")
+    with open(main, "w") as f:
+        f.write("import sys\nimport agent\nsys.exit(agent.main(sys.argv) or 0)\n")
+    return main
+
+
 def frozen_manifest(path, tests):
     """A manifest for include() from a port's manifest (MicroPython's
     tools/manifestfile.py): the same modules as the tree, the same tests, and
