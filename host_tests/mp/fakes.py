@@ -14,6 +14,10 @@ class FakeWs:
     async def send(self, text):
         self.sent.append(json.loads(text))
 
+    async def send_stream(self, pieces):
+        self.pieces = [bytes(memoryview(p)) for p in pieces]  # str or memoryview
+        self.sent.append(json.loads(b"".join(self.pieces)))
+
 
 class FakeAgent:
     def __init__(self):

@@ -82,6 +82,36 @@ async def test_outgoing_call_matches_its_own_id_only():
     await t
 
 
+async def test_streamed_call_is_the_same_message():
+    # A CALL whose list is made while it goes out: one element per piece, and the
+    # rest of the payload decided after the last one (non-ASCII, quotes, an empty rest).
+    for items, rest in (([{"v": "\u00e9t\u00e9 \"q\""}, {"v": "\u20ac"}], {"tbc": False, "n": "\u00fc"}),
+                        ([], {"tbc": True}), ([1, 2, 3], {})):
+        r, ws = make()
+        made = []
+
+        def gen():
+            for x in items:
+                made.append(x)
+                yield x
+
+        def later():
+            assert len(made) == len(items)  # asked for only after the last element
+            return rest
+
+        async def answer():
+            await asyncio.sleep_ms(5)
+            await r.dispatch(json.dumps([3, ws.sent[0][1], {}]))
+
+        t = asyncio.create_task(answer())
+        assert await r.call("NotifyReport", later, items=("reportData", gen())) == {}
+        await t
+        want = dict(rest)
+        want["reportData"] = items
+        assert ws.sent[0][0] == 2 and ws.sent[0][2] == "NotifyReport" and ws.sent[0][3] == want
+        assert len(ws.pieces) >= len(items) + 2
+
+
 async def _answered(r, ws, reply, resp=()):
     """r.call() answered with `reply` (a function of the CALL's id) -> result or error."""
     async def answer():

@@ -214,4 +214,69 @@ async def test_eof_is_a_lost_connection():
     assert await ws.recv() is None
 
 
+
+
+def client_frames(out):
+    """The client frames in `out`, unmasked: [(fin, opcode, payload)]."""
+    frames = []
+    i = 0
+    while i < len(out):
+        fin, op, ln = out[i] >> 7, out[i] & 15, out[i + 1] & 0x7F
+        assert out[i + 1] & 0x80  # masked
+        h = 2 if ln < 126 else (4 if ln == 126 else 10)
+        if ln >= 126:
+            ln = int.from_bytes(out[i + 2:i + h], "big")
+        key = out[i + h:i + h + 4]
+        p = bytearray(ln)
+        mask_into(p, 0, out[i + h + 4:i + h + 4 + ln], key)
+        frames.append((fin, op, bytes(p)))
+        i += h + 4 + ln
+    return frames
+
+
+async def test_stream_is_one_message_in_fragments():
+    # Pieces of every size, non-ASCII ones cut across fragment boundaries: the
+    # fragments join to exactly the text, text opcode first, continuations after,
+    # FIN on the last only (RFC 6455 5.4).
+    for sizes in ((), (0,), (5,), (1024,), (1023, 1, 1), (3000, 7, 2049), (1, 1, 1, 5000)):
+        ws, w = ws_over(b"")
+        pieces = [("\u00e9t\u00e9-\u20ac" * (n // 3 + 1))[:n] for n in sizes]
+        await ws.send_stream(iter(pieces))
+        frames = client_frames(bytes(w.out))
+        assert frames[0][1] == 1 and all(f[1] == 0 for f in frames[1:])
+        assert [f[0] for f in frames] == [0] * (len(frames) - 1) + [1]
+        assert all(len(f[2]) <= 1024 for f in frames)
+        assert b"".join(f[2] for f in frames).decode() == "".join(pieces)
+        assert not ws.closed
+
+
+async def test_stream_cancelled_in_mid_message_still_completes_it():
+    w = _SlowWriter()
+    ws = WebSocket(MemReader(b""), w, "ocpp2.1", 4096)
+    t = asyncio.create_task(ws.send_stream(iter(["y" * 700] * 6)))
+    await asyncio.sleep_ms(7)
+    t.cancel()
+    try:
+        await t
+    except asyncio.CancelledError:
+        pass
+    frames = client_frames(bytes(w.out))
+    assert b"".join(f[2] for f in frames) == b"y" * 4200 and frames[-1][0] == 1
+    assert not w.closed
+
+
+def _failing_pieces(after):
+    yield "z" * after
+    raise MemoryError()
+
+
+async def test_stream_error_drops_the_connection_once_a_fragment_left():
+    ws, w = ws_over(b"")
+    raises(MemoryError, ws.send_stream, _failing_pieces(3000))
+    assert ws.closed and w.closed  # half a message can never be finished
+    ws, w = ws_over(b"")
+    raises(MemoryError, ws.send_stream, _failing_pieces(10))
+    assert not ws.closed and not w.out  # nothing left yet: the connection stays
+
+
 run(globals())

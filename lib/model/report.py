@@ -72,20 +72,26 @@ async def _send(agent, request_id, select):
     dm = agent.dm
     per = agent.cfg["reportItemsPerPart"]
     size = dm.get_int("DeviceDataCtrlr", "ReportingValueSize", None, 1000)
+    it = _selected(dm, select)
+    nxt = [next(it, None)]  # the next variable to report: None when all are sent
     seq = 0
-    batch = []
+
+    def items():
+        # One part's items, each made as the part goes out (rpc streams them).
+        n = 0
+        while nxt[0] is not None and n < per:
+            comp, v = nxt[0]
+            yield item(dm, comp, v, size)
+            n += 1
+            nxt[0] = next(it, None)
+
+    def rest():
+        return {"requestId": request_id, "generatedAt": clock.iso(), "seqNo": seq,
+                "tbc": nxt[0] is not None}
+
     try:
-        for comp in list(dm.comps):
-            for v in comp.vars():
-                if not select(comp, v):
-                    continue
-                if len(batch) == per:
-                    await _part(agent, request_id, seq, batch, True)
-                    seq += 1
-                    batch = []
-                batch.append(item(dm, comp, v, size))
-        if batch:
-            await _part(agent, request_id, seq, batch, False)
+        while nxt[0] is not None:
+            await agent.rpc.call("NotifyReport", rest, items=("reportData", items()))
             seq += 1
         log.info("report %d: %d parts sent", request_id, seq)
         return seq
@@ -93,6 +99,8 @@ async def _send(agent, request_id, select):
         log.exc(e, "report %d aborted after %d parts" % (request_id, seq))
 
 
-async def _part(agent, request_id, seq, batch, tbc):
-    await agent.rpc.call("NotifyReport", {"requestId": request_id, "generatedAt": clock.iso(),
-                                          "seqNo": seq, "tbc": tbc, "reportData": batch})
+def _selected(dm, select):
+    for comp in list(dm.comps):  # a copy: components may come and go between parts
+        for v in comp.vars():
+            if select(comp, v):
+                yield comp, v

@@ -80,11 +80,15 @@ class Rpc:
     def online(self):
         return self.ws is not None and not self.ws.closed
 
-    async def call(self, action, payload, timeout_ms=None, resp=()):
+    async def call(self, action, payload, timeout_ms=None, resp=(), items=None):
         """Send a CALL and return the CALLRESULT payload, checked against `resp`
         (the response's shape; the default is an empty response, as most
         notifications have). The CSMS is input too: a CALLRESULT that does not
         check is answered with CALLRESULTERROR (2.1) and raised as CallError.
+        items=(key, iterable): the payload's list `key` is made while the CALL goes
+        out, one element at a time, and `payload` is then a function returning the
+        rest of the payload, called after the last element (a report part's `tbc`
+        is known only then).
         Raises CallError (refused or invalid), Offline, or asyncio.TimeoutError."""
         async with self._lock:
             ws = self.ws
@@ -96,9 +100,12 @@ class Rpc:
             self._pend_res = None
             self._pend_ev.clear()
             try:
-                text = _dumps([CALL, mid, action, payload])
-                await ws.send(text)
-                text = None
+                if items:
+                    await ws.send_stream(_pieces(mid, action, items[0], items[1], payload))
+                else:
+                    text = _dumps([CALL, mid, action, payload])
+                    await ws.send(text)
+                    text = None
                 self.agent.on_sent(action)
                 await asyncio.wait_for_ms(self._pend_ev.wait(), timeout_ms or self.timeout_ms)
             finally:
@@ -303,6 +310,24 @@ def _dumps(msg):
         import gc
         gc.collect()
         return json.dumps(msg)
+
+
+def _pieces(mid, action, key, items, rest):
+    # The CALL's text a piece at a time: `key`'s list first, the rest after it
+    # (JSON objects are unordered), so what the last element decides can be in it.
+    yield "[%d,%s,%s,{%s:[" % (CALL, json.dumps(mid), json.dumps(action), json.dumps(key))
+    sep = ""
+    for x in items:
+        yield sep
+        yield json.dumps(x)
+        sep = ","
+    r = json.dumps(rest())
+    if len(r) < 3:  # "{}"
+        yield "]}]"
+    else:
+        yield "],"
+        yield memoryview(r)[1:]  # its "}" closes the payload
+        yield "]"
 
 
 def _scan_id(buf, n):

@@ -73,14 +73,16 @@ def mask_into(out, pos, data, key):
         i += m
 
 
-def header(op, n, key):
-    """Frame header with the masking key (RFC 6455 5.2), for a payload of n bytes."""
+def header(op, n, key, fin=True):
+    """Frame header with the masking key (RFC 6455 5.2), for a payload of n bytes;
+    fin=False for every fragment of a message but its last (5.4)."""
+    op |= 0x80 if fin else 0
     if n < 126:
-        hdr = bytes((0x80 | op, 0x80 | n))
+        hdr = bytes((op, 0x80 | n))
     elif n < 65536:
-        hdr = bytes((0x80 | op, 0x80 | 126, n >> 8, n & 255))
+        hdr = bytes((op, 0x80 | 126, n >> 8, n & 255))
     else:
-        hdr = bytes((0x80 | op, 0x80 | 127)) + n.to_bytes(8, "big")
+        hdr = bytes((op, 0x80 | 127)) + n.to_bytes(8, "big")
     return hdr + key
 
 
@@ -210,6 +212,55 @@ class WebSocket:
 
     async def send(self, text):
         await self._send(_OP_TEXT, text)
+
+    async def send_stream(self, pieces):
+        """One text message made of `pieces` (an iterable of str, produced while the
+        message goes out), sent as fragments of up to _SEND_CHUNK bytes (RFC 6455
+        5.4): a big message (a report part) is never whole in RAM, only a piece and
+        one fragment are. The pieces' text is staged unmasked after the room for the
+        header in the chunk buffer, then masked in place."""
+        if self.closed:
+            raise WsClosed("closed")
+        async with self._wlock:  # no other message may come between the fragments
+            out = memoryview(self._out)
+            st = [_OP_TEXT, 14, False, None]  # opcode, fill end, started, cancelled
+            try:
+                for p in pieces:
+                    mv = memoryview(p)
+                    i = 0
+                    n = len(mv)
+                    while i < n:
+                        m = min(n - i, _SEND_CHUNK + 14 - st[1])
+                        out[st[1]:st[1] + m] = mv[i:i + m]
+                        st[1] += m
+                        i += m
+                        if st[1] == _SEND_CHUNK + 14:
+                            await self._fragment(out, st, False)
+                    mv = p = None
+                await self._fragment(out, st, True)
+            except Exception:
+                if st[2]:  # half a message cannot be finished: the connection goes
+                    self._abort()
+                raise
+            if st[3]:
+                raise st[3]
+
+    async def _fragment(self, out, st, fin):
+        import os
+        key = os.urandom(4)
+        m = st[1] - 14
+        h = header(st[0], m, key, fin)
+        hl = len(h)
+        out[14 - hl:14] = h
+        mask_into(out, 14, out[14:14 + m], key)
+        st[0] = _OP_CONT
+        st[1] = 14
+        st[2] = True
+        self._w.write(out[14 - hl:14 + m])
+        try:
+            await self._w.drain()
+        except asyncio.CancelledError as e:
+            st[3] = e  # finish the message first, as _send finishes its frame
 
     async def ping(self, data=b""):
         await self._send(_OP_PING, data)
