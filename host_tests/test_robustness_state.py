@@ -8,6 +8,7 @@ import subprocess
 import time
 
 import pytest
+from websockets.exceptions import ConnectionClosed
 
 from harness import CallErrorReply
 from conftest import MICROPYTHON, ROOT, AgentProc, base_config, collect, gv, result_checksum, wait_booted
@@ -255,7 +256,7 @@ def test_results_hold_when_the_heap_is_nearly_full(csms, build_dir, tmp_path):
                 except CallErrorReply as e:
                     assert e.code == "InternalError", e
                     refused += 1
-                except (ConnectionError, TimeoutError):  # it may drop the link, and come back
+                except (ConnectionError, ConnectionClosed, TimeoutError):  # it may drop the link, and come back
                     csms.wait_for(type="CONNECT", station=a.station, after=len(csms.messages()) - 1)
                     refused += 1
             try:
@@ -264,7 +265,7 @@ def test_results_hold_when_the_heap_is_nearly_full(csms, build_dir, tmp_path):
                 assert e.code == "InternalError", e
                 refused += 1
                 continue
-            except (ConnectionError, TimeoutError):
+            except (ConnectionError, ConnectionClosed, TimeoutError):
                 refused += 1
                 continue
             if res["status"] == "Accepted":

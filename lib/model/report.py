@@ -81,7 +81,16 @@ async def _send(agent, request_id, select):
         n = 0
         while nxt[0] is not None and n < per:
             comp, v = nxt[0]
-            yield item(dm, comp, v, size)
+            try:
+                x = item(dm, comp, v, size)
+            except MemoryError:
+                # Part of the message may have left: failing now costs the
+                # connection, and a collection usually finds the few hundred bytes.
+                import gc
+                gc.collect()
+                x = item(dm, comp, v, size)
+            yield x
+            x = None
             n += 1
             nxt[0] = next(it, None)
 

@@ -88,7 +88,7 @@ class Rpc:
         items=(key, iterable): the payload's list `key` is made while the CALL goes
         out, one element at a time, and `payload` is then a function returning the
         rest of the payload, called after the last element (a report part's `tbc`
-        is known only then).
+        is known only then); see _pieces for a list deeper in the payload.
         Raises CallError (refused or invalid), Offline, or asyncio.TimeoutError."""
         async with self._lock:
             ws = self.ws
@@ -312,22 +312,33 @@ def _dumps(msg):
         return json.dumps(msg)
 
 
-def _pieces(mid, action, key, items, rest):
-    # The CALL's text a piece at a time: `key`'s list first, the rest after it
-    # (JSON objects are unordered), so what the last element decides can be in it.
-    yield "[%d,%s,%s,{%s:[" % (CALL, json.dumps(mid), json.dumps(action), json.dumps(key))
+def _pieces(mid, action, path, items, rest):
+    # The CALL's text a piece at a time. `path`: the key of the list ("reportData"),
+    # or the keys down to it (("data", "test") inside a DataTransfer). The list comes
+    # first in each object on the path, the rest after it (JSON objects are
+    # unordered), so what the last element decides can be in it. rest(): the other
+    # members of those objects, a dict or a tuple of dicts, outermost first.
+    if type(path) is str:
+        path = (path,)
+    yield "[%d,%s,%s," % (CALL, json.dumps(mid), json.dumps(action))
+    for k in path:
+        yield "{%s:" % json.dumps(k)
+    yield "["
     sep = ""
     for x in items:
         yield sep
-        yield json.dumps(x)
+        yield _dumps(x)  # a MemoryError from here on drops the connection (ws)
         sep = ","
-    r = json.dumps(rest())
-    if len(r) < 3:  # "{}"
-        yield "]}]"
-    else:
-        yield "],"
-        yield memoryview(r)[1:]  # its "}" closes the payload
-        yield "]"
+    yield "]"
+    rs = rest()
+    for r in reversed((rs,) if type(rs) is dict else rs):
+        r = _dumps(r)
+        if len(r) < 3:  # "{}"
+            yield "}"
+        else:
+            yield ","
+            yield memoryview(r)[1:]  # its "}" closes the object
+    yield "]"
 
 
 def _scan_id(buf, n):

@@ -65,18 +65,37 @@ class Station:
 
     async def run(self):
         a = self.agent
-        attempt = 0
-        while True:
+        st = [0]  # connection attempts since the CSMS last answered properly
+        while not a.stopping:
             try:
-                ws = await self._connect()
-            except Exception as e:  # ValueError is what mbedTLS raises on a bad certificate
-                wait = self.backoff_s(attempt)
-                # mbedTLS messages span lines: one log line per attempt.
-                log.warn("connect failed: %s: %s; retry in %.1f s", type(e).__name__,
-                         " ".join(str(e).split()), wait)
-                attempt += 1
-                await asyncio.sleep(wait)
-                continue
+                await self._connection(st)
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:
+                # This loop must outlive anything (a MemoryError on a nearly full
+                # heap, mostly): if it ends, the station never comes back.
+                try:
+                    log.exc(e, "connection loop")
+                except Exception:
+                    pass
+                await asyncio.sleep(1)
+
+    async def _connection(self, st):
+        """One connection: made (or its failure waited out), served until it drops,
+        then the back-off before the next."""
+        a = self.agent
+        try:
+            ws = await self._connect()
+        except Exception as e:  # ValueError is what mbedTLS raises on a bad certificate
+            wait = self.backoff_s(st[0])
+            # mbedTLS messages span lines: one log line per attempt.
+            log.warn("connect failed: %s: %s; retry in %.1f s", type(e).__name__,
+                     " ".join(str(e).split()), wait)
+            st[0] += 1
+            await asyncio.sleep(wait)
+            return
+        tasks = []
+        try:  # from here on, whatever happens, the socket is closed at the end
             self.connects += 1
             log.info("connected to %s (%s)", a.cfg["csmsUrl"], ws.protocol)
             if log.level <= log.DEBUG:
@@ -88,32 +107,31 @@ class Station:
             # One event per connection: a task of the previous one, cancelled late,
             # must not tear this one down.
             down = asyncio.Event()
-            tasks = [a.spawn(self._guard(a.rpc.recv_loop(), "receive", down)),
-                     a.spawn(self._guard(self._session(), "session", down))]
+            tasks.append(a.spawn(self._guard(a.rpc.recv_loop(), "receive", down)))
+            tasks.append(a.spawn(self._guard(self._session(), "session", down)))
             if a.dm.get_int("OCPPCommCtrlr", "WebSocketPingInterval", None, 0) > 0:
                 tasks.append(a.spawn(self._guard(self._keepalive(ws), "keepalive", down)))
-            try:
-                await down.wait()
-            finally:
-                for t in tasks:
-                    t.cancel()
-                a.rpc.detach()
-                ws._abort()
-                self._offline_since = time.ticks_ms()
-            if a.stopping:
-                return
-            # Back-off grows unless the CSMS answered properly on this connection: one
-            # that accepts the socket and then answers badly (or drops it at once)
-            # must not be hammered with reconnects.
-            if a.rpc.answered:
-                attempt = 0
-                wait = self.backoff_s(0) / 4
-            else:
-                wait = self.backoff_s(attempt)
-                attempt += 1
-            log.info("disconnected (close code %s); reconnect in %.1f s", ws.close_code, wait)
-            ws = None
-            await asyncio.sleep(wait)
+            await down.wait()
+        finally:
+            for t in tasks:
+                t.cancel()
+            a.rpc.detach()
+            ws._abort()
+            self._offline_since = time.ticks_ms()
+        if a.stopping:
+            return
+        # Back-off grows unless the CSMS answered properly on this connection: one
+        # that accepts the socket and then answers badly (or drops it at once)
+        # must not be hammered with reconnects.
+        if a.rpc.answered:
+            st[0] = 0
+            wait = self.backoff_s(0) / 4
+        else:
+            wait = self.backoff_s(st[0])
+            st[0] += 1
+        log.info("disconnected (close code %s); reconnect in %.1f s", ws.close_code, wait)
+        ws = None
+        await asyncio.sleep(wait)
 
     async def _guard(self, coro, what, down):
         try:
