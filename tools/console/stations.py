@@ -61,6 +61,9 @@ class _Csms(_csms.Csms):
             response = connection.respond(http.HTTPStatus.UNAUTHORIZED, "Unauthorized\n")
             response.headers["WWW-Authenticate"] = 'Basic realm="ocpp"'
             return response
+        # Kept on the connection it opens: a later check (Endpoint.stale) tells whether
+        # that credential still holds, also in a process that did not change it.
+        connection.console_hash = stored
         return None
 
     def _record(self, station, type, action=None, id=None, payload=None, **extra):
@@ -122,8 +125,26 @@ class Endpoint:
         return await self.csms.call(sid, action, payload, timeout)
 
     async def disconnect(self, sid):
-        if sid in self.csms.stations:
+        """Close the station's connection with 1008 (policy violation) -> whether one
+        was live here."""
+        st = self.csms.stations.get(sid)
+        if st is None:
+            return False
+        try:
             await self.csms.drop(sid, 1008)
+        except ConnectionError:  # ended by itself meanwhile
+            pass
+        except TimeoutError:  # closed on our side; the session's end is still being recorded
+            LOG.warning("connection of %s closed, its end not yet recorded", sid)
+        return True
+
+    def stale(self, sid, stored):
+        """Whether `sid` has a live connection here that did not authenticate with the
+        hash `stored` (the database's now; None: the station is gone).  A password
+        changed or a station removed through another console process is found so."""
+        st = self.csms.stations.get(sid)
+        return st is not None and (stored is None
+                                   or getattr(st.ws, "console_hash", None) != stored)
 
     def _native(self, action):
         async def handle(sid, payload):
