@@ -171,8 +171,9 @@ def test_new_password_and_removal_lock_the_old_credential_out(console):
     try:
         assert st.connect() is None
         console.wait_station("CS-P")
-        console.ok("PUT", "/api/stations/CS-P/password",
-                   json_body={"password": "nouveau-mot-de-passe-✓"})
+        answer = console.ok("PUT", "/api/stations/CS-P/password",
+                            json_body={"password": "nouveau-mot-de-passe-✓"})
+        assert answer == {"station": "CS-P", "changed": True, "disconnected": True}
     finally:
         st.close()
     assert ScriptedStation(console.url, "CS-P").connect() == 401  # the old one, even cached
@@ -182,7 +183,7 @@ def test_new_password_and_removal_lock_the_old_credential_out(console):
         assert again.connect() is None
         console.wait_station("CS-P")
         rc, out, _ = console.cli("station", "remove", "CS-P", "--json")
-        assert rc == 0 and out == {"station": "CS-P", "removed": True}
+        assert rc == 0 and out == {"station": "CS-P", "removed": True, "disconnected": True}
     finally:
         again.close()
     assert ScriptedStation(console.url, "CS-P").connect() == 401

@@ -38,9 +38,11 @@ def station_show(api, as_json, station_id):
 @click.argument("station_id")
 @click.option("--password", required=True, prompt=True, hide_input=True)
 def station_password(api, as_json, station_id, password):
-    """Set a new password for STATION_ID (the station must be given it too)."""
+    """Set a new password for STATION_ID (the station must be given it too).  Its live
+    connection, opened with the old password, is closed: it reconnects with the new one."""
     emit(api.request("PUT", "/api/stations/%s/password" % _seg(station_id),
-                     {"password": password}), as_json, lambda r: out.print("password changed"))
+                     {"password": password}), as_json,
+         lambda r: out.print("password changed" + _closed(r)))
 
 
 @api_command(station, "remove")
@@ -48,7 +50,11 @@ def station_password(api, as_json, station_id, password):
 def station_remove(api, as_json, station_id):
     """Remove STATION_ID, its runs and results; disconnects it."""
     emit(api.request("DELETE", "/api/stations/%s" % _seg(station_id)), as_json,
-         lambda r: out.print("station %s removed" % station_id))
+         lambda r: out.print("station %s removed" % station_id + _closed(r)))
+
+
+def _closed(r):
+    return "; its live connection was closed" if r.get("disconnected") else ""
 
 
 @main.group()

@@ -7,9 +7,11 @@ What a process must know of the others goes through the database only:
   is reaped by whichever process notices: its stations stop being "held".
 - `station_holders`: which process holds which station's connection.
 - LISTEN/NOTIFY: `console_runs` tells the holder "run N (stored) is yours to send",
-  "cancel run N" or "fetch the catalog of S"; `console_events` hands every event to the other processes' event
+  "cancel run N", "fetch the catalog of S" or "drop S" (its password changed or it was
+  removed); `console_events` hands every event to the other processes' event
   streams.  NOTIFY is the fast path; the rows are the record: a run nobody picks up
-  is marked unreachable after PICKUP_WAIT by the process that stored it.
+  is marked unreachable after PICKUP_WAIT by the process that stored it, and each
+  heartbeat closes a held connection whose stored credential changed or went.
 
 With SQLite (one process) none of this runs: Parts builds a Cluster only for PostgreSQL.
 """
@@ -32,6 +34,7 @@ EVENTS, RUNS = "console_events", "console_runs"
 HEARTBEAT = 5.0      # s between heartbeats (and reaps)
 DEAD_AFTER = 20.0    # s without a heartbeat: the process is gone
 PICKUP_WAIT = 40.0   # s for the holder to answer a dispatched run (the call timeout is 15)
+DROP_WAIT = 15.0     # s for the holder to close a connection whose credential changed
 _NOTIFY_MAX = 7900   # NOTIFY payloads stop at 8000 bytes: bigger events go by id
 _NOW = literal_column("extract(epoch from clock_timestamp())", Float)
 
@@ -69,6 +72,7 @@ class Cluster:
         self.id = str(uuid.uuid4())
         self.listening = asyncio.Event()
         self._tasks = set()
+        self._stale = set()      # stations whose connection the last heartbeat found stale
 
     # -- life --
 
@@ -181,6 +185,7 @@ class Cluster:
                     for sid in self.endpoint.connected():
                         self._hold(sid)
                 self.reap()
+                await self._recheck(self.endpoint.connected(), "heartbeat")
             except Exception:  # the database may be restarting: try again next beat
                 LOG.exception("heartbeat failed")
 
@@ -227,6 +232,44 @@ class Cluster:
                     raise ConnectionError((ev["data"] or {}).get("error", "catalog not received"))
         finally:
             sub.close()
+
+    async def drop_elsewhere(self, sid):
+        """Ask the process holding `sid` to check its connection against the stored
+        credential (op "drop"; call it once the new one is stored) -> whether the
+        connection was seen to close within DROP_WAIT.  If not, the holder's heartbeat
+        check closes it."""
+        sub = self.bus.subscribe(sid)  # before asking: the answer cannot be missed
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + DROP_WAIT
+        try:
+            self._notify(RUNS, json.dumps({"op": "drop", "station": sid, "o": self.id},
+                                          ensure_ascii=False))
+            while True:
+                ev = await asyncio.wait_for(sub.queue.get(), max(0.0, deadline - loop.time()))
+                if ev is None or sub.lost:
+                    return False
+                if ev["kind"] == "station.disconnected":
+                    return True
+        except (TimeoutError, asyncio.TimeoutError):
+            LOG.warning("connection of %s not seen to close within %ds", sid, DROP_WAIT)
+            return False
+        finally:
+            sub.close()
+
+    async def _recheck(self, sids, found):
+        """Connections held here whose station's credential changed or went: closed,
+        and a "station.dropped" event says how it was found.  The heartbeat closes only
+        what it found stale on the beat before too: it stands in for a lost "drop", and
+        the notification, sent as the change is stored, comes first."""
+        sids = list(sids)
+        stored = {r["id"]: r["password_hash"] for r in self.store.stations(sids)} if sids else {}
+        stale = {sid for sid in sids if self.endpoint.stale(sid, stored.get(sid))}
+        if found == "heartbeat":
+            stale, self._stale = stale & self._stale, stale
+        for sid in stale:
+            if await self.endpoint.disconnect(sid):
+                self.bus.publish("station.dropped", sid, found=found, reason=(
+                    "password changed" if stored.get(sid) else "station removed"))
 
     async def _catalog(self, sid):
         try:
@@ -282,6 +325,11 @@ class Cluster:
         elif channel == RUNS and msg.get("op") == "catalog" and isinstance(msg.get("station"), str):
             if self.endpoint.is_connected(msg["station"]):
                 self._spawn(self._catalog(msg["station"]))
+        elif channel == RUNS and msg.get("op") == "drop" and isinstance(msg.get("station"), str):
+            # Not taken on trust: the holder closes the connection only if the stored
+            # credential is no longer the one it authenticated with.
+            if self.endpoint.is_connected(msg["station"]):
+                self._spawn(self._recheck([msg["station"]], "notified"))
         elif channel == RUNS and isinstance(msg.get("run"), int):
             run = self.store.run(msg["run"])
             if run is None or not self.endpoint.is_connected(run["station_id"]):

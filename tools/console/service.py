@@ -82,18 +82,31 @@ class Console:
         self._station(sid)
         self.store.update_station(sid, password_hash=await _hash(password))
         self.endpoint.forget_password(sid)
-        self.bus.publish("station.password", sid, by=actor.name)
-        return {"station": sid, "changed": True}
+        # The live connection authenticated with the old password: trusting it on would
+        # leave a leaked password in use.  The station reconnects with the new one.
+        dropped = await self._drop(sid)
+        self.bus.publish("station.password", sid, by=actor.name, disconnected=dropped)
+        return {"station": sid, "changed": True, "disconnected": dropped}
 
     async def remove_station(self, actor, sid):
         require(actor, "admin", "removing a station")
         self._station(sid)
         self.store.update_station(sid, password_hash=None)
         self.endpoint.forget_password(sid)
-        await self.endpoint.disconnect(sid)
+        dropped = await self._drop(sid)
         self.store.delete_station(sid)
-        self.bus.publish("station.removed", sid, by=actor.name)
-        return {"station": sid, "removed": True}
+        self.bus.publish("station.removed", sid, by=actor.name, disconnected=dropped)
+        return {"station": sid, "removed": True, "disconnected": dropped}
+
+    async def _drop(self, sid):
+        """Close the station's connection (1008), held here or by another console
+        process -> whether a live connection was seen to close.  Called once the new
+        credential is stored: the holder compares it with the one its connection used."""
+        if await self.endpoint.disconnect(sid):
+            return True
+        if self.cluster is not None and self.cluster.elsewhere(sid):
+            return await self.cluster.drop_elsewhere(sid)
+        return False
 
     def health(self, actor, sid):
         require(actor, "read", "viewing health history")

@@ -8,6 +8,7 @@ password checked against the stored scrypt hash), keeps no per-message records
 notifications, natively or in DataTransfer.  The station id every hook receives is
 the one its connection authenticated as, never one taken from a payload.
 """
+import asyncio
 import collections
 import http
 import logging
@@ -41,6 +42,7 @@ class _Csms(_csms.Csms):
         # Bounded: the reference CSMS keeps every failure for the tests to assert on.
         self.violations = collections.deque(maxlen=100)
         self.errors = collections.deque(maxlen=100)
+        self._checks = set()
 
     async def _check_request(self, connection, request):
         sid = self._station_id(request.path)
@@ -61,12 +63,18 @@ class _Csms(_csms.Csms):
             response = connection.respond(http.HTTPStatus.UNAUTHORIZED, "Unauthorized\n")
             response.headers["WWW-Authenticate"] = 'Basic realm="ocpp"'
             return response
+        # Kept on the connection it opens: a later check (Endpoint.stale) tells whether
+        # that credential still holds, also in a process that did not change it.
+        connection.console_hash = stored
         return None
 
     def _record(self, station, type, action=None, id=None, payload=None, **extra):
         try:
             if type == "CONNECT":
                 self.hooks.connected(station, extra.get("subprotocol"))
+                task = asyncio.ensure_future(self._still_valid(station))
+                self._checks.add(task)
+                task.add_done_callback(self._checks.discard)
             elif type == "DISCONNECT":
                 # A reconnect replaces the old session before the old one ends.
                 if station not in self.stations:
@@ -78,6 +86,24 @@ class _Csms(_csms.Csms):
         except Exception:  # a hook's bug must not end the station's session
             LOG.exception("hook failed for %s %s", type, station)
         return None
+
+    def stale(self, sid, stored):
+        """Whether `sid` has a live connection that did not authenticate with the hash
+        `stored` (the database's now; None: the station is gone)."""
+        st = self.stations.get(sid)
+        return st is not None and (stored is None
+                                   or getattr(st.ws, "console_hash", None) != stored)
+
+    async def _still_valid(self, sid):
+        # Runs once the new connection is registered (CONNECT is recorded just before).
+        # A password changed or a station removed while this handshake was being
+        # checked found no connection to close: the check is made again here.
+        try:
+            if self.stale(sid, self.hooks.password_hash(sid)):
+                LOG.warning("credential of %s changed during its handshake: closed", sid)
+                await self.drop(sid, 1008)
+        except Exception as e:  # closing slowly, or the database is restarting
+            LOG.warning("credential check of %s failed: %r", sid, e)
 
     def _violation(self, station, action, msg_id, error, raw):
         LOG.info("violation by %s: %s", station, error)
@@ -122,8 +148,24 @@ class Endpoint:
         return await self.csms.call(sid, action, payload, timeout)
 
     async def disconnect(self, sid):
-        if sid in self.csms.stations:
+        """Close the station's connection with 1008 (policy violation) -> whether one
+        was live here."""
+        st = self.csms.stations.get(sid)
+        if st is None:
+            return False
+        try:
             await self.csms.drop(sid, 1008)
+        except ConnectionError:  # ended by itself meanwhile
+            pass
+        except TimeoutError:  # closed on our side; the session's end is still being recorded
+            LOG.warning("connection of %s closed, its end not yet recorded", sid)
+        return True
+
+    def stale(self, sid, stored):
+        """Whether `sid` has a live connection here that did not authenticate with the
+        hash `stored` (the database's now; None: the station is gone).  A password
+        changed or a station removed through another console process is found so."""
+        return self.csms.stale(sid, stored)
 
     def _native(self, action):
         async def handle(sid, payload):
