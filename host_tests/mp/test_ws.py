@@ -175,16 +175,22 @@ class _SlowWriter(MemWriter):
         await asyncio.sleep_ms(5)
 
 
-async def test_cancel_in_mid_frame_still_completes_the_frame():
+async def _cancelled_send(send, what):
+    """What a slow writer got from send(ws, what), cancelled after 7 ms."""
     w = _SlowWriter()
     ws = WebSocket(MemReader(b""), w, "ocpp2.1", 4096)
-    t = asyncio.create_task(ws.send("x" * 5000))
+    t = asyncio.create_task(send(ws, what))
     await asyncio.sleep_ms(7)
     t.cancel()
     try:
         await t
     except asyncio.CancelledError:
         pass
+    return w
+
+
+async def test_cancel_in_mid_frame_still_completes_the_frame():
+    w = await _cancelled_send(WebSocket.send, "x" * 5000)
     out = bytes(w.out)
     assert int.from_bytes(out[2:4], "big") == 5000 and len(out) == 4 + 4 + 5000
     assert not w.closed
@@ -251,15 +257,7 @@ async def test_stream_is_one_message_in_fragments():
 
 
 async def test_stream_cancelled_in_mid_message_still_completes_it():
-    w = _SlowWriter()
-    ws = WebSocket(MemReader(b""), w, "ocpp2.1", 4096)
-    t = asyncio.create_task(ws.send_stream(iter(["y" * 700] * 6)))
-    await asyncio.sleep_ms(7)
-    t.cancel()
-    try:
-        await t
-    except asyncio.CancelledError:
-        pass
+    w = await _cancelled_send(WebSocket.send_stream, iter(["y" * 700] * 6))
     frames = client_frames(bytes(w.out))
     assert b"".join(f[2] for f in frames) == b"y" * 4200 and frames[-1][0] == 1
     assert not w.closed
