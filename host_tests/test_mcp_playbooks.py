@@ -5,7 +5,11 @@ meter-fault playbook within its rate limits, and the incident record (trigger, s
 with runs, results and evidence, timing, outcome) is read back through MCP tools."""
 import json
 import os
+import signal
+import socket
 import subprocess
+import threading
+import time
 
 import pytest
 
@@ -348,6 +352,155 @@ def test_time_source_lost_playbook_when_the_time_server_stops(console, station_a
         rc = watcher.stop() if watcher else 0
         hp.__exit__(None, None, None)
     assert rc == 0 and "Traceback" not in watcher.log(), watcher.log()
+
+
+class _Hung:
+    """chronyd frozen (SIGSTOP) as a hung time daemon is: the kernel still completes
+    TCP handshakes on its NTS-KE port (the listen backlog), its NTP socket takes
+    queries that nobody answers. SIGCONT on exit, so that its stop() can end it."""
+
+    def __init__(self, chrony):
+        self.pid = chrony.proc.pid
+
+    def __enter__(self):
+        os.kill(self.pid, signal.SIGSTOP)
+        return self
+
+    def __exit__(self, *exc):
+        os.kill(self.pid, signal.SIGCONT)
+
+
+def _ntp_station(console, station_agent, hp, sid, **over):
+    """A station whose time server is chronyd and whose TCP endpoint is chronyd's
+    NTS-KE port (what the nts-ke-port step connects to)."""
+    targets = dict(hp.targets, tcpEndpoints=["127.0.0.1:%d" % hp.chrony.nts_port])
+    console.add_station(sid)
+    station_agent(console, sid, diagTargets=targets, **over)
+    console.wait_station(sid)
+
+
+def _silent_time_service(probe, hp):
+    """ntp-again Failed, naming the server; dns, the NTS-KE port, csms as given."""
+    ntp = _step(probe, "ntp-again")["results"][0]["result"]
+    assert ntp["verdict"] == "Failed" and ntp["statusInfo"]["reasonCode"] == "NoReply", ntp
+    assert "127.0.0.1:%d" % hp.chrony.port in ntp["evidence"]
+    port = _step(probe, "nts-ke-port")["results"][0]["result"]
+    assert port["verdict"] == "Passed" and "127.0.0.1:%d open" % hp.chrony.nts_port in port[
+        "evidence"], port
+    assert _step(probe, "dns")["results"][0]["result"]["verdict"] == "Passed"
+
+
+def test_time_source_lost_playbook_when_the_time_service_itself_fails(console, station_agent,
+                                                                      tmp_path):
+    """Copies of time-source-lost run by an agent against real peers (chronyd with
+    NTS-KE, dnsmasq). chronyd stopped fails an ntp run; back on the same port before
+    the probe, ntp-again passes -> transient (no race: start() returns once chronyd
+    answers). chronyd hung: NTP silent while the names resolve, its NTS-KE port
+    accepts and the CSMS answers -> the time service itself."""
+    from net_peers import HealthyPeers, sntp_query
+    with HealthyPeers(str(tmp_path / "peers")) as hp:
+        _ntp_station(console, station_agent, hp, "CS-U")
+        ops = console.token("ops", "run")
+        hp.chrony.stop()
+        r = console.ok("POST", "/api/stations/CS-U/runs", token=ops,
+                       json_body={"tests": [{"testId": "ntp"}]})
+        failed = console.wait_run(r["id"], lambda x: x["verdict"] is not None, timeout=120)
+        assert failed["verdict"] == "Failed"
+        hp.chrony.start()
+        err, back = _probe(console, tmp_path, "time-source-lost", "time-back", "CS-U",
+                           "Uhr wieder erreichbar? ⏱")
+        assert err is False, back
+        assert back["outcome"] == "transient" and [s["name"] for s in back["steps"]] == [
+            "ntp-again"]
+        assert back["steps"][0]["verdict"] == "Passed"
+        assert back["trigger"]["reason"] == "Uhr wieder erreichbar? ⏱"
+
+        with _Hung(hp.chrony):
+            assert sntp_query(hp.chrony.port, timeout=0.5) is None  # frozen indeed
+            err, probe = _probe(console, tmp_path, "time-source-lost", "time-hung", "CS-U",
+                                "Zeitdienst hängt – wer ist schuld?", who="mcp:sonde-Ω")
+        assert err is False, probe
+        assert [(s["name"], s["verdict"]) for s in probe["steps"]] == [
+            ("ntp-again", "Failed"), ("dns", "Passed"), ("nts-ke-port", "Passed"),
+            ("csms-latency", "Passed")]
+        assert probe["outcome"] == "time-source-unreachable"
+        _silent_time_service(probe, hp)
+
+
+class _SlowLink:
+    """A TCP relay between a station and the console's OCPP port that holds each
+    chunk from the console for `delay` s: every CSMS answer (the Heartbeat's too)
+    comes at least that late whatever the machine's load, so a round-trip limit
+    under it fails for certain, as over a congested uplink."""
+
+    def __init__(self, url, delay):
+        hostport = url.split("://", 1)[1].split("/", 1)[0]
+        self.to = (hostport.rsplit(":", 1)[0], int(hostport.rsplit(":", 1)[1]))
+        self.delay = delay
+        self.srv = socket.create_server(("127.0.0.1", 0))
+        self.url = "ws://127.0.0.1:%d" % self.srv.getsockname()[1]
+        self.socks = [self.srv]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self.srv.accept()
+                u = socket.create_connection(self.to, 10)
+            except OSError:
+                return
+            self.socks += [c, u]
+            threading.Thread(target=self._pipe, args=(c, u, 0), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(u, c, self.delay), daemon=True).start()
+
+    @staticmethod
+    def _pipe(a, b, delay):
+        try:
+            while True:
+                data = a.recv(65536)
+                if not data:
+                    break
+                time.sleep(delay)
+                b.sendall(data)
+            b.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass  # the other side closed: the relay ends with it
+
+    def close(self):
+        for s in self.socks:
+            s.close()
+
+
+def test_time_source_lost_playbook_when_the_csms_link_is_slow_too(console, station_agent,
+                                                                  tmp_path):
+    """The station reaches the console through a link that holds every answer 300 ms;
+    a copy of time-source-lost whose csms step allows 100 ms (time service hung as
+    above): ntp silent, names and the NTS-KE port fine, the Heartbeat round trip
+    over the limit -> network-down."""
+    from net_peers import HealthyPeers
+    link = _SlowLink(console.url, 0.3)
+    try:
+        with HealthyPeers(str(tmp_path / "peers")) as hp:
+            _ntp_station(console, station_agent, hp, "CS-L", csmsUrl=link.url)
+
+            def tight(pb):
+                (csms,) = [s for s in pb["steps"] if s["name"] == "csms-latency"]
+                csms["tests"][0]["parameters"] = {"maxRttMs": 100}
+            with _Hung(hp.chrony):
+                err, probe = _probe(console, tmp_path, "time-source-lost", "time-slow", "CS-L",
+                                    "Netz langsam? Ωmega-Leitung", change=tight)
+    finally:
+        link.close()
+    assert err is False, probe
+    assert [(s["name"], s["verdict"]) for s in probe["steps"]] == [
+        ("ntp-again", "Failed"), ("dns", "Passed"), ("nts-ke-port", "Passed"),
+        ("csms-latency", "Failed")]
+    assert probe["outcome"] == "network-down"
+    _silent_time_service(probe, hp)
+    csms = _step(probe, "csms-latency")["results"][0]["result"]
+    assert csms["statusInfo"]["reasonCode"] == "SlowCsms", csms
+    (rtt,) = [m for m in csms["measurement"] if m["name"] == "heartbeatRtt"]
+    assert rtt["value"] >= 300 and rtt["limit"] == "<= 100", rtt
 
 
 def test_memory_pressure_playbook_from_an_unhealthy_check(console, station_agent, mcp_http,
