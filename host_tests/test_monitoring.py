@@ -122,7 +122,7 @@ def test_hostile_set_variable_monitoring_statuses(csms, agent):
         (_dt("mémoire", "LastVerdict"), "Delta", 1, 1, None, "UnknownComponent"),
         (_dt("memory", "DernièreVerdict"), "Delta", 1, 1, None, "UnknownVariable"),
         (_dt("memory", "LastVerdict"), "UpperThreshold", 1, 1, None, "UnsupportedMonitorType"),
-        (_dt("memory", "LastVerdict"), "Periodic", 60, 1, None, "UnsupportedMonitorType"),
+        (_dt("memory", "LastVerdict"), "TargetDelta", 60, 1, None, "UnsupportedMonitorType"),
         ({"component": {"name": "ChargingStation"}, "variable": {"name": "Model"}}, "Delta", 1, 1, None,
          "UnsupportedMonitorType"),
         ({"component": {"name": "SecurityCtrlr"}, "variable": {"name": "BasicAuthPassword"}}, "Delta", 1, 1,
@@ -131,6 +131,7 @@ def test_hostile_set_variable_monitoring_statuses(csms, agent):
         (hb, "Delta", -5, 1, None, "Rejected"),
         (hb, "UpperThreshold", 1e6, 1, None, "Rejected"),
         (hb, "LowerThreshold", 0, 1, None, "Rejected"),
+        (hb, "Periodic", 2.5, 1, None, "Rejected"),  # an interval is whole seconds, 5..86400
         (_dt("memory", "LastVerdict"), "Delta", 1, 3, 424242, "Rejected"),
         (_dt("memory", "LastVerdict"), "Delta", 1, 1, None, "Duplicate"),
         (_dt("memory", "LastVerdict"), "Delta", 1, 4, None, "Duplicate"),  # the built-in one
@@ -173,6 +174,37 @@ def test_hostile_set_variable_monitoring_statuses(csms, agent):
     assert r["status"] == "Rejected" and r["statusInfo"]["reasonCode"] == "TooManyMonitors"
     # Still serving.
     assert gv(csms, st, ("ChargingStation", "Model"))[0]["attributeValue"] == "ADX-1"
+
+
+@pytest.mark.req("DG15.FR.01", "DG15.FR.02", "DG15.FR.12", "DG15.FR.16")
+def test_periodic_monitors_send_the_value_every_interval(csms, agent):
+    st = agent.station
+    hb = {"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "HeartbeatInterval"}}
+    res = setmon(csms, st, (hb, "Periodic", 5, 6), (_dt("memory", "LastVerdict"), "PeriodicClockAligned", 5, 6),
+                 (hb, "Periodic", 4, 7), (hb, "PeriodicClockAligned", 86401, 7), (hb, "Periodic", 7.5, 7))
+    assert [r["status"] for r in res] == ["Accepted", "Accepted", "Rejected", "Rejected", "Rejected"], res
+    assert {r["statusInfo"]["reasonCode"] for r in res[2:]} == {"InvalidInterval"}
+    every, aligned = res[0]["id"], res[1]["id"]
+    status, mons = report(csms, st, 20, monitoringCriteria=["PeriodicMonitoring"])
+    assert sorted((vm["id"], vm["type"], vm["value"]) for c, v, vm in mons) == [
+        (every, "Periodic", 5), (aligned, "PeriodicClockAligned", 5)]
+    # The value now, each interval, as a Periodic EventData of a custom monitor.
+    n = len(csms.messages())
+    value = gv(csms, st, ("OCPPCommCtrlr", "HeartbeatInterval"))[0]["attributeValue"]
+    ids = []
+    for _ in range(2):
+        rec, e = event_with(csms, st, every, after=n)
+        assert (e["trigger"], e["actualValue"], e["eventNotificationType"], e["severity"]) == (
+            "Periodic", value, "CustomMonitor", 6)
+        ids.append(e["eventId"])
+        n = csms.messages().index(rec) + 1
+    assert ids[0] < ids[1]
+    _, e = event_with(csms, st, aligned)
+    assert e["trigger"] == "Periodic" and e["component"] == {"name": "DiagnosticTest", "instance": "memory"}
+    # Cleared: gone.
+    res = csms.call(st, "ClearVariableMonitoring", {"id": [every, aligned]})["clearMonitoringResult"]
+    assert [r["status"] for r in res] == ["Accepted", "Accepted"]
+    assert report(csms, st, 21, monitoringCriteria=["PeriodicMonitoring"])[0] == "EmptyResultSet"
 
 
 @pytest.mark.req("DG15.FR.04", "DG15.FR.06")
@@ -265,7 +297,7 @@ def test_monitoring_report_in_parts_and_filters(csms, agent):
     assert [(c["name"], vm["id"], vm["type"]) for c, v, vm in mons] == [
         ("OCPPCommCtrlr", r["id"], "UpperThreshold")]
     assert csms.call(st, "GetMonitoringReport", {"requestId": 9, "monitoringCriteria": [
-        "PeriodicMonitoring"]})["status"] == "NotSupported"
+        "PeriodicMonitoring"]})["status"] == "EmptyResultSet"  # none set yet
     status, mons = report(csms, st, 10, componentVariable=[
         {"component": {"name": "DiagnosticTest"}, "variable": {"name": "LastHealth"}}])
     assert [c["instance"] for c, v, vm in mons] == ["health"]

@@ -122,6 +122,48 @@ def test_threshold_alerts_then_clears_and_persists():
     assert m[M.REF] == 0
 
 
+def test_periodic_reports_its_value_on_time_and_never_in_a_burst():
+    import clock
+    a = _Agent()
+    m = _mon(a, "Count", "Periodic", 60)
+    real = clock.now
+    t = [1000000]
+    clock.now = lambda: t[0]
+    try:
+        M.check(a)  # the period starts: nothing yet
+        assert _events(a) == [] and m[M.REF] == 1000060
+        t[0] = 1000059
+        M.check(a)
+        assert _events(a) == []
+        t[0] = 1000060
+        a.setv("Count", "7")
+        M.check(a)
+        (e,) = _events(a)
+        assert (e["trigger"], e["actualValue"], e["variableMonitoringId"]) == ("Periodic", "7", m[0])
+        assert m[M.REF] == 1000120  # counted from the one due, not from when it ran
+        t[0] = 1000500  # several periods missed (busy, asleep): one event, then from now
+        M.check(a)
+        assert len(_events(a)) == 1 and m[M.REF] == 1000560
+        t[0] = 1000000  # the clock set back: rescheduled from now, no event
+        M.check(a)
+        assert _events(a) == [] and m[M.REF] == 1000060
+        assert 20 <= M.nap_ms(a) <= 5000  # the sweep wakes for it, at most every 5 s
+    finally:
+        clock.now = real
+
+
+def test_clock_aligned_period_falls_on_multiples_since_midnight():
+    m = [None] * 12
+    m[M.TYPE], m[M.VAL] = "PeriodicClockAligned", 900
+    day = 86400 * 20000
+    assert [M.due(m, day + s) for s in (0, 899, 900, 86399)] == [
+        day + 900, day + 900, day + 1800, day + 86400]
+    m[M.VAL] = 7 * 3600  # does not divide a day: 21:00 is the last, then midnight
+    assert M.due(m, day + 22 * 3600) == day + 86400
+    m[M.TYPE], m[M.VAL] = "Periodic", 60
+    assert M.due(m, 123) == 183
+
+
 def test_level_offline_and_version():
     a = _Agent()
     _mon(a, "Name", "Delta", 1, sev=7)

@@ -1,6 +1,7 @@
 # Variable monitors (OCPP 2.1 functional block N): what a standard CSMS installs with
 # SetVariableMonitoring to be told, by NotifyEvent, when a device-model variable
-# changes (Delta) or crosses a limit (UpperThreshold / LowerThreshold).
+# changes (Delta) or crosses a limit (UpperThreshold / LowerThreshold), or to be sent
+# its value every `value` seconds (Periodic, PeriodicClockAligned).
 #
 # Imported only while monitors are at work (a request about them, a change to report,
 # the sweep): a station nobody monitors pays no RAM for this module.
@@ -9,7 +10,8 @@
 #   [id, component, comp. instance, evse, connector, variable, var. instance,
 #    type, value, severity, ref, kind]
 # ref: Delta -> the value last reported (None: take the current one, no event);
-#      thresholds -> 1 while the limit is exceeded (kept across reboot, N07.FR.14).
+#      thresholds -> 1 while the limit is exceeded (kept across reboot, N07.FR.14);
+#      periodic -> when it reports next, s since the epoch (None: not scheduled yet).
 # kind: "C" CustomMonitor (set by the CSMS, persistent), "P" PreconfiguredMonitor
 # (built in by an extension, e.g. one per diagnostic test; see diag/events.py).
 import asyncio
@@ -36,6 +38,9 @@ MAX_CUSTOM = const(16)  # flash and RAM bound; more are Rejected "TooManyMonitor
 FIRST_CUSTOM = const(1000)  # ids below are the preconfigured monitors'
 _SWEEP_S = const(5)  # live values (status, counters) are compared this often
 _NOTIFY = ("HardWiredNotification", "HardWiredMonitor", "PreconfiguredMonitor", "CustomMonitor")
+PERIODIC = ("Periodic", "PeriodicClockAligned")
+MIN_PERIOD = const(5)  # s: below it the events would be most of the traffic (and flash: evSeq)
+MAX_PERIOD = const(86400)
 
 
 def custom(agent):
@@ -47,8 +52,10 @@ def custom(agent):
             if not _sound(m):
                 log.warn("monitor %r unreadable, dropped", m)
                 continue
-            if m[TYPE] == "Delta":
-                m[REF] = None  # a change reported before a reboot is not reported again
+            if m[TYPE] == "Delta" or m[TYPE] in PERIODIC:
+                # A change reported before a reboot is not reported again; a period
+                # starts again from the start-up.
+                m[REF] = None
             ms.append(m)
         agent.monitors = ms
     return agent.monitors
@@ -58,8 +65,9 @@ def _sound(m):
     # What this module wrote: anything else in the store is damage, never trusted
     # (it would end up in NotifyEvent and NotifyMonitoringReport).
     return (type(m) is list and len(m) == 12 and type(m[ID]) is int and type(m[CN]) is str
-            and type(m[VN]) is str and m[TYPE] in ("Delta", "UpperThreshold", "LowerThreshold")
-            and type(m[VAL]) in (int, float) and type(m[SEV]) is int and m[KIND] == "C")
+            and type(m[VN]) is str and m[TYPE] in ("Delta", "UpperThreshold", "LowerThreshold") + PERIODIC
+            and type(m[VAL]) in (int, float) and type(m[SEV]) is int and m[KIND] == "C"
+            and (m[TYPE] not in PERIODIC or MIN_PERIOD <= m[VAL] <= MAX_PERIOD))
 
 
 def save(agent, next_id=None, more=None):
@@ -171,6 +179,8 @@ def evaluate(agent, m, comp, v):
     """The EventData monitor m gives for the variable's value now, or None."""
     value = agent.dm.value(comp, v)
     t = m[TYPE]
+    if t in PERIODIC:
+        return _periodic(agent, m, comp, v, value)
     if t == "Delta":
         ref = m[REF]
         m[REF] = value
@@ -190,6 +200,43 @@ def evaluate(agent, m, comp, v):
     m[REF] = 1 if over else 0
     agent.monitors_dirty = True  # kept across reboot: its clearing is still owed
     return event(agent, m, comp, v, "Alerting", value, not over)
+
+
+def due(m, now):
+    """When periodic monitor m reports next after `now` (s): `value` s on, or for
+    PeriodicClockAligned at the next multiple of `value` s since midnight UTC (900: at
+    :00, :15, :30, :45), and at midnight itself."""
+    iv = int(m[VAL])
+    if m[TYPE] == "Periodic":
+        return now + iv
+    day = now - now % 86400
+    return min(day + (now % 86400 // iv + 1) * iv, day + 86400)
+
+
+def _periodic(agent, m, comp, v, value):
+    now = clock.now()
+    ref = m[REF]
+    if ref is None or type(ref) is not int or ref - now > int(m[VAL]):
+        # Just set, just started, or the clock was set back: scheduled from now.
+        m[REF] = due(m, now)
+        return None
+    if now < ref:
+        return None
+    # Due: the next one counts from this one (Periodic) unless that is already past
+    # (the station was busy or asleep): then from now, never a burst of missed ones.
+    nxt = ref + int(m[VAL]) if m[TYPE] == "Periodic" else due(m, now)
+    m[REF] = nxt if nxt > now else due(m, now)
+    return event(agent, m, comp, v, "Periodic", value)
+
+
+def nap_ms(agent):
+    """How long the sweep may sleep: until the next periodic report, at most _SWEEP_S."""
+    ms = _SWEEP_S * 1000
+    now = clock.now_ms()
+    for m in custom(agent):
+        if m[TYPE] in PERIODIC and type(m[REF]) is int:
+            ms = min(ms, m[REF] * 1000 - now)
+    return max(ms, 20)
 
 
 def check(agent, keys=None, events=None):
@@ -230,9 +277,9 @@ async def sweep(agent):
     """Values that change without telling anyone (connector status, counters, the
     clock) are compared every few seconds while the CSMS has monitors."""
     try:
-        check(agent)  # a start-up reference for every Delta monitor
+        check(agent)  # a start-up reference for every Delta monitor, periods start
         while custom(agent):
-            await asyncio.sleep(_SWEEP_S)
+            await asyncio.sleep_ms(nap_ms(agent))
             check(agent)
     finally:
         agent.monitor_task = None

@@ -10,7 +10,7 @@ REQ = (("componentVariable", ARR | OBJ, (("component", OBJ | REQ, COMPONENT),
         ("ThresholdMonitoring", "DeltaMonitoring", "PeriodicMonitoring")))
 FOLLOWS = 1  # answered in follow-up messages: bounded under floods (rpc)
 _KINDS = ("ThresholdMonitoring", ("UpperThreshold", "LowerThreshold"), "DeltaMonitoring", ("Delta",),
-          "PeriodicMonitoring", ())
+          "PeriodicMonitoring", ("Periodic", "PeriodicClockAligned"))
 
 
 def limits(agent, p):
@@ -44,8 +44,6 @@ def handle(agent, p):
         types = ()
         for c in crit:
             types += _KINDS[_KINDS.index(c) + 1]
-        if not types:
-            return {"status": "NotSupported"}  # N02.FR.02: no periodic monitors here
     cvs = p.get("componentVariable")
     sel = [m for m in M.active(agent) if (types is None or m[M.TYPE] in types)
            and (not cvs or any(_matches(m, cv) for cv in cvs))]

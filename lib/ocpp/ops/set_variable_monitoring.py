@@ -63,8 +63,9 @@ def _one(agent, M, it, nxt, gone, act):
     if not M.monitorable(v):
         return "UnsupportedMonitorType", ("NotMonitorable", "%s cannot be monitored (%s)" % (
             v[0], "write-only" if v[3] == "W" else "constant")), None
-    if t != "Delta" and not (t in ("UpperThreshold", "LowerThreshold") and v[2] in "id"):
-        return "UnsupportedMonitorType", ("UnsupportedType", "%s on %s: Delta%s only" % (
+    limit = t in ("UpperThreshold", "LowerThreshold")
+    if t != "Delta" and t not in M.PERIODIC and not (limit and v[2] in "id"):
+        return "UnsupportedMonitorType", ("UnsupportedType", "%s on %s: Delta, Periodic, PeriodicClockAligned%s only" % (
             t, v[0], ", UpperThreshold, LowerThreshold" if v[2] in "id" else "")), None  # N04.FR.05
     if value - value != 0:
         # inf or nan (1e999 parses as inf): written to flash and sent back, it would be
@@ -77,7 +78,10 @@ def _one(agent, M, it, nxt, gone, act):
         return "Rejected", ("NoTransactions", "this station has no transactions to limit it to"), None
     if t == "Delta" and value < 0:
         return "Rejected", ("NegativeDelta", "a Delta value cannot be negative"), None  # N04.FR.14
-    if t != "Delta" and ((v[5] and value < float(v[5])) or (v[6] and value > float(v[6]))):
+    if t in M.PERIODIC and (value != int(value) or not M.MIN_PERIOD <= value <= M.MAX_PERIOD):
+        return "Rejected", ("InvalidInterval", "a periodic monitor's value is its interval: whole "
+                            "seconds, %d..%d" % (M.MIN_PERIOD, M.MAX_PERIOD)), None
+    if limit and ((v[5] and value < float(v[5])) or (v[6] and value > float(v[6]))):
         return "Rejected", ("ValueOutOfRange", "%g outside %s..%s of %s" % (
             value, v[5], v[6], v[0])), None  # N04.FR.06
     ms = M.custom(agent)
@@ -108,7 +112,7 @@ def _one(agent, M, it, nxt, gone, act):
         m[M.REF] = dm.value(comp, v)  # changes are counted from now
     ms.append(m)
     act.append(m)
-    # A threshold already exceeded is reported at once (N07.FR.11).
+    # A threshold already exceeded is reported at once (N07.FR.11); a period starts.
     e = M.evaluate(agent, m, comp, v) if t != "Delta" else None
     if e and M.wanted(agent, m):
         M.notify(agent, [e])
