@@ -211,6 +211,25 @@ def test_targets_through_data_transfer_and_in_schedules(csms, agent):
     assert aimed(csms, agent.station, 23, "evsescan", {"id": 2}, schedule={"interval": 0})["status"] == "Accepted"
 
 
+@pytest.mark.req("DG08.FR.06", "DG10.FR.03")
+def test_a_custom_trigger_aims_a_test_with_its_evse(csms, agent):
+    def trigger(name, evse=None):
+        body = {"requestedMessage": "CustomTrigger", "customTrigger": name}
+        if evse is not None:
+            body["evse"] = evse
+        return csms.call(agent.station, "TriggerMessage", body)
+    n = len(csms.messages())
+    assert trigger("evsescan", {"id": 2})["status"] == "Accepted"
+    (r,) = results(csms, agent.station, 1, after=n)
+    assert (r["testId"], r["evse"], r["trigger"], r["requestor"]) == ("evsescan", {"id": 2}, "CustomTrigger", "CSMS")
+    assert "requestId" not in r and r["checksum"] == result_checksum(r)
+    refused(trigger("evsescan"), "TargetRequired", "evsescan")
+    refused(trigger("evsescan", {"id": 7}), "UnknownTarget", "EVSE 7")
+    refused(trigger("memory", {"id": 1}), "TargetNotAllowed", "memory")
+    refused(trigger("SelfTest", {"id": 1}), "AmbiguousTarget")
+    refused(trigger("HealthCheck", {"id": 1, "connectorId": 1}), "AmbiguousTarget")
+
+
 # ------------------------------------------------------------------ DG11 catalog version
 
 @pytest.mark.req("DG11.FR.01", "DG11.FR.02", "DG11.FR.03", "DG11.FR.04")

@@ -377,6 +377,9 @@ def test_custom_trigger_result_and_notify_event(csms, agent):
     (ev,) = seen.wait("event")
     assert (ev["testId"], ev["state"], ev["severity"], ev["cleared"]) == ("noop", "Failed", 4,
                                                                          False)
+    # The request's evse aims a test (DG08.FR.06): memory runs for the whole station.
+    res = csms.run(st.custom_trigger("memory", evse={"id": 1}))
+    assert (res["status"], res["statusInfo"]["reasonCode"]) == ("Rejected", "TargetNotAllowed"), res
 
 
 def test_cli_csms_takes_a_startup_result_natively(make_agent, tmp_path):

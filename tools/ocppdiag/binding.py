@@ -15,10 +15,13 @@ def data_transfer_request(action, payload, vendor_id=DEFAULT_VENDOR_ID):
     return {"vendorId": vendor_id, "messageId": action, "data": payload}
 
 
-def custom_trigger_request(trigger, parameters=None, vendor_id=DEFAULT_VENDOR_ID):
+def custom_trigger_request(trigger, parameters=None, vendor_id=DEFAULT_VENDOR_ID, evse=None):
     """TriggerMessageRequest running `trigger`: "HealthCheck", "SelfTest" or a testId;
-    parameters ({name: value}) only with a testId (SPEC.md 10.2)."""
+    parameters ({name: value}) and `evse` ({"id"[, "connectorId"]}, for a test that runs
+    per EVSE or connector) only with a testId (SPEC.md 10.2, DG08.FR.06)."""
     req = {"requestedMessage": "CustomTrigger", "customTrigger": trigger}
+    if evse is not None:
+        req["evse"] = evse
     if parameters:
         req["customData"] = {"vendorId": vendor_id, "parameter": [
             {"name": k, "value": v} for k, v in parameters.items()]}

@@ -162,10 +162,10 @@ class DiagnosticsCalls:
 
     # -- the compatibility binding --
 
-    async def custom_trigger(self, trigger, parameters=None, timeout=None):
+    async def custom_trigger(self, trigger, parameters=None, timeout=None, evse=None):
         """TriggerMessage CustomTrigger (SPEC.md 10.2); -> its response.  Results follow
-        as result events (trigger CustomTrigger, no requestId)."""
-        req = binding.custom_trigger_request(trigger, parameters, self.diag_vendor_id)
+        as result events (trigger CustomTrigger, no requestId, the `evse` aimed at)."""
+        req = binding.custom_trigger_request(trigger, parameters, self.diag_vendor_id, evse)
         return await self._diag_rpc("TriggerMessage", req, self._diag_timeout(timeout))
 
     async def read_diagnostic_tests(self, timeout=None):

@@ -1,7 +1,8 @@
 # TriggerMessage CustomTrigger (OCPP 2.1): "HealthCheck" runs the health check,
 # "SelfTest" every self test, a testId that test. Parameter values may ride in the
 # request's customData under our vendorId and are checked exactly as for
-# StartDiagnostics: this is what plain OCPP 2.1 triggers lack.
+# StartDiagnostics: this is what plain OCPP 2.1 triggers lack. The request's `evse`
+# aims a test that runs per EVSE or connector (DG10), as StartDiagnostics' does.
 from diag.params import Refused, rejected
 from ocpp.check import ARR, Invalid, OBJ, check
 
@@ -28,7 +29,10 @@ def handle(agent, p):
         if len(ids) != 1:
             return rejected("AmbiguousParameters", "parameters need a trigger naming one test")
         params = cd["parameter"]
-    tests = [{"testId": t, "parameter": params} for t in ids]
+    evse = p.get("evse")
+    if evse is not None and name in ("HealthCheck", "SelfTest"):
+        return rejected("AmbiguousTarget", "an evse needs a trigger naming one test, not %s" % name)
+    tests = [{"testId": t, "parameter": params, "evse": evse} for t in ids]
     if len(ids) == 1:
         try:
             # Refuse bad parameters, a missing target, an intrusive test now, naming them.
@@ -43,6 +47,6 @@ def handle(agent, p):
 async def _run(agent, tests):
     d = agent.diag
     for t in tests:
-        task = d.start_internal(t["testId"], t["parameter"], "CSMS", "CustomTrigger")
+        task = d.start_internal(t["testId"], t["parameter"], "CSMS", "CustomTrigger", t["evse"])
         if task is not None:
             await task
