@@ -148,6 +148,10 @@ def test_periodic_reports_its_value_on_time_and_never_in_a_burst():
         M.check(a)
         assert _events(a) == [] and m[M.REF] == 1000060
         assert 20 <= M.nap_ms(a) <= 5000  # the sweep wakes for it, at most every 5 s
+        a.rpc.online = False  # offline: a due period passes without queueing its value
+        t[0] = 1000060
+        M.check(a)
+        assert _events(a) == [] and m[M.REF] == 1000120
     finally:
         clock.now = real
 

@@ -165,7 +165,11 @@ def wanted(agent, m):
     if m[SEV] > (level if type(level) is int else 9):
         return False
     online = agent.rpc.online and agent.station.boot_status == "Accepted"
-    return online or m[SEV] <= dm.get_int("MonitoringCtrlr", "OfflineQueuingSeverity", None, 9)
+    # A periodic value is not queued while offline: stale once the link is back (the
+    # next period brings the value then), and it would push the events that matter
+    # out of the bounded outbox.
+    return online or (m[SEV] <= dm.get_int("MonitoringCtrlr", "OfflineQueuingSeverity", None, 9)
+                      and m[TYPE] not in PERIODIC)
 
 
 def notify(agent, events):
