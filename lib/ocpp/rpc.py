@@ -210,6 +210,7 @@ class Rpc:
                 if actions.known(action):
                     raise CallError("NotSupported", "%s is not supported" % action)
                 raise CallError("NotImplemented", "unknown action %s" % action)
+            before = None  # sys.modules before the handler's import, when it is imported now
             if self._hot != modname:
                 # One handler module stays loaded: a burst of one request type
                 # (GetVariables) costs one import, and RAM holds one handler; what
@@ -221,12 +222,12 @@ class Rpc:
                     lazy.drop(self._hot)
                 self._hot = modname
                 self._hot_with = ()
-                before = None if modname in sys.modules else set(sys.modules)
-                lazy.load(modname)
-                if before is not None:
-                    self._hot_with = tuple(n for n in lazy.since(before) if n != modname)
-                    before = None
+                if modname not in sys.modules:
+                    before = set(sys.modules)
             mod = lazy.load(modname)
+            if before is not None:
+                self._hot_with = tuple(n for n in lazy.since(before) if n != modname)
+                before = None
             check(payload, mod.REQ)
             lim = getattr(mod, "limits", None)
             if lim:
